@@ -1,0 +1,155 @@
+/* io/config.h - the JSON run configuration (parsed with jansson).
+ *
+ * A config is read once, validated completely, and then immutable. Every
+ * error names the file and the JSON path of the field, e.g.
+ *   "configs/x.json: projections[2].indegree: 900 exceeds the size of source
+ *    population 'E' (800)".
+ * Units: times in ms, rates in Hz, currents in pA, potentials in mV,
+ * capacitances in pF, synaptic weights in the unit of the target model
+ * (mV for delta synapses).
+ *
+ * Format (all keys; unknown keys are errors so typos never pass silently):
+ * {
+ *   "simulation": { "dt": 0.1, "t_stop": 1000.0, "seed": 12345,
+ *                   "partition": "round_robin"|"block",
+ *                   "bind": "core"|"numa"|"none", "comm": "mpi" },
+ *   "populations": [ { "name": "E", "model": "iaf_psc_delta", "size": 8000,
+ *                      "params": { "tau_m": 20.0, "V_m": VALUE, ... } } ],
+ *   "projections": [ { "source": "E", "target": "I",
+ *                      "rule": "fixed_indegree", "indegree": 800,
+ *                      | "rule": "fixed_probability", "p": 0.1,
+ *                      | "rule": "one_to_one" | "all_to_all",
+ *                      "weight": VALUE, "delay": VALUE,
+ *                      "allow_autapses": true, "allow_multapses": true } ],
+ *   "stimuli": [ { "type": "poisson", "target": "E", "rate": 20000.0,
+ *                  "weight": 0.1, "start": 0, "stop": 1e300 },
+ *                { "type": "dc", "target": "E", "amplitude": 100.0,
+ *                  "start": 0, "stop": 1e300 } ],
+ *   "record": { "spikes": ["E", "I"] }
+ * }
+ * VALUE is a number, or a distribution object:
+ *   {"distribution": "uniform", "low": a, "high": b}
+ *   {"distribution": "normal", "mean": m, "std": s, "min": lo, "max": hi}
+ *     (min/max optional, default -inf/+inf; draws outside are clipped)
+ *   {"distribution": "lognormal", "mu": m, "sigma": s, "min":.., "max":..}
+ * Delays must have a lower bound >= dt: a constant >= dt, a uniform with
+ * low >= dt, or a normal/lognormal with "min" >= dt.
+ */
+#ifndef NTW_IO_CONFIG_H
+#define NTW_IO_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NTW_NAME_MAX 64
+
+typedef enum {
+  NTW_DIST_CONST = 0, /* a */
+  NTW_DIST_UNIFORM,   /* [a, b) */
+  NTW_DIST_NORMAL,    /* mean a, std b, clipped to [min, max] */
+  NTW_DIST_LOGNORMAL  /* exp(N(a, b)), clipped to [min, max] */
+} ntw_dist_kind;
+
+typedef struct {
+  ntw_dist_kind kind;
+  double a, b;
+  double min, max; /* clip bounds; -INFINITY/INFINITY when absent */
+} ntw_dist;
+
+/* The smallest value a draw can take (a for const, low for uniform, min for
+ * normal/lognormal). */
+double ntw_dist_lower(const ntw_dist *d);
+/* The largest value a draw can take (may be INFINITY). */
+double ntw_dist_upper(const ntw_dist *d);
+
+typedef struct {
+  char name[NTW_NAME_MAX]; /* as written in the file, e.g. "tau_m" */
+  ntw_dist value;
+} ntw_param;
+
+typedef struct {
+  char name[NTW_NAME_MAX];
+  char model[NTW_NAME_MAX];
+  uint64_t size;
+  uint64_t first_gid; /* gids are contiguous per population, in file order */
+  size_t nparams;
+  ntw_param *params;
+  bool record_spikes;
+} ntw_pop_cfg;
+
+typedef enum {
+  NTW_RULE_FIXED_INDEGREE = 0,
+  NTW_RULE_FIXED_PROBABILITY,
+  NTW_RULE_ONE_TO_ONE,
+  NTW_RULE_ALL_TO_ALL
+} ntw_rule;
+
+typedef struct {
+  int source, target; /* population indices */
+  ntw_rule rule;
+  uint64_t indegree; /* fixed_indegree */
+  double p;          /* fixed_probability */
+  ntw_dist weight;
+  ntw_dist delay; /* ms */
+  bool allow_autapses, allow_multapses;
+} ntw_proj_cfg;
+
+typedef enum { NTW_STIM_POISSON = 0, NTW_STIM_DC } ntw_stim_kind;
+
+typedef struct {
+  ntw_stim_kind kind;
+  int target;       /* population index */
+  double rate;      /* Hz, poisson */
+  double weight;    /* poisson: weight of each input event */
+  double amplitude; /* pA, dc */
+  double start, stop; /* ms; active for start <= t < stop */
+} ntw_stim_cfg;
+
+typedef struct {
+  double dt;     /* ms, > 0 */
+  double t_stop; /* ms, >= 0 */
+  uint64_t seed;
+  char partition[NTW_NAME_MAX]; /* "round_robin" (default) | "block" */
+  char bind[NTW_NAME_MAX];      /* "core" (default) | "numa" | "none" */
+  char comm[NTW_NAME_MAX];      /* "mpi" (default) */
+} ntw_sim_cfg;
+
+typedef struct ntw_config {
+  char *path; /* file the config came from (for messages) */
+  char *text; /* the whole JSON text as read (saved with results) */
+  ntw_sim_cfg sim;
+  size_t npops;
+  ntw_pop_cfg *pops;
+  size_t nprojs;
+  ntw_proj_cfg *projs;
+  size_t nstims;
+  ntw_stim_cfg *stims;
+  uint64_t n_neurons; /* sum of population sizes */
+} ntw_config;
+
+/* Parse and validate JSON text. `path` is used in error messages only.
+ * Not collective. On failure *out is NULL and ntw_error_msg() says why. */
+int ntw_config_parse(const char *text, size_t len, const char *path,
+                     ntw_config **out);
+
+/* Read the whole file into a NUL-terminated buffer (*len without the NUL).
+ * Error message: "<path>: cannot read: <strerror>". */
+int ntw_config_read_file(const char *path, char **text, size_t *len);
+
+/* NULL-safe; sets *cfg = NULL. */
+void ntw_config_destroy(ntw_config **cfg);
+
+/* Index of a population by name, or -1. */
+int ntw_config_pop_index(const ntw_config *cfg, const char *name);
+
+/* Lookup of a population parameter by name; NULL if absent. */
+const ntw_param *ntw_config_param(const ntw_pop_cfg *pop, const char *name);
+
+/* Apply command-line overrides after parsing (NULL/negative = keep).
+ * Validates them like the file's own fields (field named "--t-stop" etc.). */
+int ntw_config_override(ntw_config *cfg, const double *t_stop,
+                        const uint64_t *seed, const char *partition,
+                        const char *bind);
+
+#endif

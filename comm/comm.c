@@ -1,0 +1,66 @@
+/* comm.c - backend registry and the public trampolines. */
+#include "comm/comm_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ntw_error.h"
+
+static const ntw_comm_ops *const ntw__comm_backends[] = {&ntw_comm_mpi_ops};
+#define NTW_NBACKENDS (sizeof ntw__comm_backends / sizeof *ntw__comm_backends)
+
+int ntw_comm_create(const char *backend, MPI_Comm world, ntw_comm **out) {
+  *out = NULL;
+  const ntw_comm_ops *ops = NULL;
+  for (size_t i = 0; i < NTW_NBACKENDS; i++)
+    if (strcmp(ntw__comm_backends[i]->name, backend) == 0)
+      ops = ntw__comm_backends[i];
+  NTW_CHECK(ops, NTW_ERR_ARG, "unknown comm backend '%s' (known: mpi)",
+            backend);
+  ntw_comm *c = calloc(1, sizeof *c);
+  NTW_ALLOC_CHECK(c);
+  c->ops = ops;
+  int err = MPI_Comm_dup(world, &c->mpi);
+  if (err != MPI_SUCCESS) {
+    free(c);
+    return NTW_ERR(NTW_ERR_MPI, "MPI_Comm_dup failed (%d)", err);
+  }
+  MPI_Comm_rank(c->mpi, &c->rank);
+  MPI_Comm_size(c->mpi, &c->size);
+  err = ops->init(c);
+  if (err) {
+    MPI_Comm_free(&c->mpi);
+    free(c);
+    return err;
+  }
+  *out = c;
+  return 0;
+}
+
+void ntw_comm_destroy(ntw_comm **pc) {
+  if (!pc || !*pc) return;
+  ntw_comm *c = *pc;
+  c->ops->fini(c);
+  MPI_Comm_free(&c->mpi);
+  free(c);
+  *pc = NULL;
+}
+
+const char *ntw_comm_name(const ntw_comm *c) { return c->ops->name; }
+int ntw_comm_rank(const ntw_comm *c) { return c->rank; }
+int ntw_comm_size(const ntw_comm *c) { return c->size; }
+MPI_Comm ntw_comm_mpi(const ntw_comm *c) { return c->mpi; }
+double ntw_comm_seconds(const ntw_comm *c) { return c->seconds; }
+uint64_t ntw_comm_exchanges(const ntw_comm *c) { return c->exchanges; }
+uint64_t ntw_comm_keys_sent(const ntw_comm *c) { return c->keys_sent; }
+
+int ntw_comm_exchange(ntw_comm *c, const uint64_t *send, const int *counts,
+                      const uint64_t **recv, size_t *nrecv) {
+  double t0 = MPI_Wtime();
+  int err = c->ops->exchange(c, send, counts, recv, nrecv);
+  c->seconds += MPI_Wtime() - t0;
+  c->exchanges++;
+  for (int r = 0; r < c->size; r++)
+    if (r != c->rank) c->keys_sent += (uint64_t)counts[r];
+  return err;
+}

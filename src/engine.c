@@ -1,0 +1,764 @@
+/* engine.c - network build and the window loop (see engine.h). */
+#include "engine.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ntw_error.h"
+#include "core/rng.h"
+#include "model.h"
+
+#define NTW_KEY_GID_BITS 48
+#define NTW_KEY_GID_MASK ((UINT64_C(1) << NTW_KEY_GID_BITS) - 1)
+#define NTW_MAX_DELAY_STEPS 65535
+#define NTW_MAX_HOOKS 16
+
+typedef struct {
+  const ntw_model_ops *ops;
+  void *state;
+  uint64_t lo, n; /* local index range */
+  int pop;
+} pop_block;
+
+typedef struct {
+  int stim;          /* config index */
+  uint64_t lo, n;    /* local targets */
+  int64_t start, stop;
+  double weight;
+  uint32_t *cdf;     /* Poisson CDF as 32-bit thresholds */
+  int ncdf;
+} poisson_dev;
+
+typedef struct {
+  int64_t step;
+  uint64_t lo, n;
+  double delta; /* pA added to i_ext */
+} dc_event;
+
+typedef struct {
+  ntw_hook_fn fn;
+  void *ctx;
+} hook;
+
+struct ntw_engine {
+  const ntw_config *cfg;
+  ntw_comm *comm;
+  const ntw_part *part;
+  int rank, nranks;
+  double dt;
+
+  uint64_t n_global, n_local;
+  uint64_t *gids; /* local index -> gid */
+
+  size_t nblocks;
+  pop_block *blocks;
+
+  /* Incoming synapses, CSR by source gid (dense row index over all gids). */
+  uint64_t *row; /* n_global + 1 */
+  uint32_t *syn_tgt;
+  float *syn_w;
+  uint16_t *syn_d;
+  uint64_t nsyn;
+
+  /* For each local neuron, the ranks holding targets of it (CSR). */
+  uint64_t *trow;
+  int32_t *tranks;
+
+  /* Delay ring: ring[(step & ring_mask) * n_local + i]. */
+  double *ring;
+  int64_t ring_mask;
+  int D, dmax, dmin_built;
+
+  double *i_ext; /* pA per local neuron */
+  dc_event *dc;
+  size_t ndc, next_dc;
+  poisson_dev *poisson;
+  size_t npoisson;
+
+  /* Spikes of the current window. */
+  uint32_t *win_lidx;
+  uint64_t *win_gid;
+  int64_t *win_step;
+  size_t win_n, win_cap;
+  uint32_t *upd_buf; /* per-block spike output */
+
+  /* Exchange buffers. */
+  int *send_counts, *send_offs;
+  uint64_t *send_buf;
+  size_t send_cap;
+  uint64_t *recv_sorted;
+  size_t recv_cap;
+
+  hook hooks[2][NTW_MAX_HOOKS];
+  int nhooks[2];
+
+  uint64_t *pop_spikes;
+  int64_t step;
+  ntw_engine_stats st;
+};
+
+/* ------------------------------------------------------------------ */
+/* Connectivity: the sources of one target, drawn from keyed RNG.       */
+
+typedef struct {
+  const ntw_proj_cfg *pr;
+  int proj;
+  uint64_t src_first, src_n;
+  bool same_pop;
+  uint64_t *bitmap; /* src_n bits, all zero between calls */
+  uint64_t *buf;    /* up to max(indegree, src_n) sources */
+} src_drawer;
+
+/* The sources of target `tgt_gid` under projection d->pr, into d->buf, in a
+ * fixed order. Returns their number. Depends only on (seed, projection,
+ * target gid), never on the rank. */
+static size_t draw_sources(src_drawer *d, uint64_t seed, uint64_t tgt_gid) {
+  const ntw_proj_cfg *pr = d->pr;
+  const uint32_t stream = NTW_STREAM_CONN | (uint32_t)d->proj;
+  /* Without autapses the target is not a candidate: draw from n-1 and skip
+   * over its index. */
+  const bool skip_self = d->same_pop && !pr->allow_autapses;
+  const uint64_t self = tgt_gid - d->src_first;
+  const uint64_t n = d->src_n - (skip_self ? 1 : 0);
+  size_t k = 0;
+#define MAP(x) (d->src_first + ((skip_self && (x) >= self) ? (x) + 1 : (x)))
+  switch (pr->rule) {
+  case NTW_RULE_FIXED_INDEGREE: {
+    const uint64_t C = pr->indegree;
+    if (n == 0) return 0;
+    if (pr->allow_multapses) {
+      for (uint64_t j = 0; j < C; j += 2) {
+        ntw_rng_block r = ntw_rng(seed, stream, tgt_gid, (uint32_t)(j >> 1));
+        d->buf[k++] = MAP(ntw_below(r.v[0], r.v[1], n));
+        if (j + 1 < C) d->buf[k++] = MAP(ntw_below(r.v[2], r.v[3], n));
+      }
+    } else {
+      /* Floyd's algorithm: C distinct values of [0, n) with C draws. */
+      for (uint64_t j = n - C, i = 0; j < n; j++, i++) {
+        ntw_rng_block r = ntw_rng(seed, stream, tgt_gid, (uint32_t)(i >> 1));
+        uint64_t t = (i & 1) ? ntw_below(r.v[2], r.v[3], j + 1)
+                             : ntw_below(r.v[0], r.v[1], j + 1);
+        if (d->bitmap[t >> 6] >> (t & 63) & 1) t = j;
+        d->bitmap[t >> 6] |= UINT64_C(1) << (t & 63);
+        d->buf[k++] = t;
+      }
+      for (size_t i = 0; i < k; i++) {
+        uint64_t t = d->buf[i];
+        d->bitmap[t >> 6] &= ~(UINT64_C(1) << (t & 63));
+        d->buf[i] = MAP(t);
+      }
+    }
+    break;
+  }
+  case NTW_RULE_FIXED_PROBABILITY: {
+    /* Bernoulli trials by geometric skips: O(expected in-degree) draws. */
+    const double p = pr->p;
+    if (p >= 1.0) {
+      for (uint64_t x = 0; x < n; x++) d->buf[k++] = MAP(x);
+      break;
+    }
+    const double inv_log1mp = 1.0 / log1p(-p);
+    uint64_t x = 0;
+    for (uint32_t b = 0;; b++) {
+      ntw_rng_block r = ntw_rng(seed, stream, tgt_gid, b);
+      for (int h = 0; h < 2; h++) {
+        double u = 1.0 - ntw_u01(r.v[2 * h], r.v[2 * h + 1]); /* (0,1] */
+        double skip = floor(log(u) * inv_log1mp);
+        if (skip >= (double)(n - x)) return k;
+        x += (uint64_t)skip;
+        d->buf[k++] = MAP(x);
+        if (++x >= n) return k;
+      }
+    }
+  }
+  case NTW_RULE_ONE_TO_ONE:
+    d->buf[k++] = d->src_first + self;
+    break;
+  case NTW_RULE_ALL_TO_ALL:
+    for (uint64_t x = 0; x < n; x++) d->buf[k++] = MAP(x);
+    break;
+  }
+#undef MAP
+  return k;
+}
+
+static int drawer_init(src_drawer *d, const ntw_config *cfg, int proj) {
+  memset(d, 0, sizeof *d);
+  d->pr = &cfg->projs[proj];
+  d->proj = proj;
+  const ntw_pop_cfg *src = &cfg->pops[d->pr->source];
+  d->src_first = src->first_gid;
+  d->src_n = src->size;
+  d->same_pop = d->pr->source == d->pr->target;
+  uint64_t cap = d->src_n;
+  if (d->pr->rule == NTW_RULE_FIXED_INDEGREE && d->pr->indegree > cap)
+    cap = d->pr->indegree;
+  d->bitmap = calloc((d->src_n + 63) / 64 + 1, sizeof *d->bitmap);
+  d->buf = malloc((cap + 1) * sizeof *d->buf);
+  NTW_CHECK(d->bitmap && d->buf, NTW_ERR_NOMEM,
+            "out of memory drawing projection %d", proj);
+  return 0;
+}
+
+static void drawer_fini(src_drawer *d) {
+  free(d->bitmap);
+  free(d->buf);
+}
+
+/* Delay in steps: round to the grid (as NEST does). */
+static int delay_steps(double ms, double dt) { return (int)lround(ms / dt); }
+
+/* ------------------------------------------------------------------ */
+
+static int build_blocks(ntw_engine *e) {
+  const ntw_config *cfg = e->cfg;
+  e->blocks = calloc(cfg->npops, sizeof *e->blocks);
+  NTW_ALLOC_CHECK(e->blocks);
+  for (size_t p = 0; p < cfg->npops; p++) {
+    const ntw_pop_cfg *pc = &cfg->pops[p];
+    const ntw_model_ops *ops = ntw_model_find(pc->model);
+    NTW_CHECK(ops, NTW_ERR_CONFIG,
+              "%s: populations[%zu].model: unknown model '%s' (known: %s)",
+              cfg->path, p, pc->model, ntw_model_names());
+    pop_block *b = &e->blocks[e->nblocks++];
+    b->ops = ops;
+    b->pop = (int)p;
+    b->lo = ntw_part_local_lower(e->part, e->rank, pc->first_gid);
+    b->n = ntw_part_local_lower(e->part, e->rank, pc->first_gid + pc->size) -
+           b->lo;
+    ntw_model_init mi = {.pop = pc,
+                         .pop_index = (int)p,
+                         .cfg_path = cfg->path,
+                         .dt = e->dt,
+                         .seed = cfg->sim.seed,
+                         .n = b->n,
+                         .gids = e->gids + b->lo};
+    NTW_TRY(ops->create(&mi, &b->state));
+  }
+  return 0;
+}
+
+/* Window and ring size from the configured delay bounds, so every rank
+ * agrees without communication. */
+static int plan_delays(ntw_engine *e) {
+  const ntw_config *cfg = e->cfg;
+  int dmin = INT32_MAX, dmax = 1;
+  for (size_t k = 0; k < cfg->nprojs; k++) {
+    const ntw_dist *dd = &cfg->projs[k].delay;
+    int lo = delay_steps(ntw_dist_lower(dd), e->dt);
+    double hi_ms = ntw_dist_upper(dd);
+    NTW_CHECK(lo >= 1, NTW_ERR_CONFIG,
+              "%s: projections[%zu].delay: must be >= dt = %g ms", cfg->path,
+              k, e->dt);
+    int hi = isfinite(hi_ms) && hi_ms / e->dt < NTW_MAX_DELAY_STEPS
+                 ? delay_steps(hi_ms, e->dt)
+                 : NTW_MAX_DELAY_STEPS;
+    if (lo < dmin) dmin = lo;
+    if (hi > dmax) dmax = hi;
+  }
+  if (dmin == INT32_MAX) /* no projections: windows of ~1 ms */
+    dmin = dmax = delay_steps(1.0, e->dt) > 0 ? delay_steps(1.0, e->dt) : 1;
+  if (dmax < dmin) dmax = dmin;
+  e->D = dmin;
+  e->dmax = dmax;
+  int64_t need = (int64_t)dmax + dmin + 1, R = 1;
+  while (R < need) R <<= 1;
+  e->ring_mask = R - 1;
+  e->ring = calloc((size_t)R * (e->n_local ? e->n_local : 1), sizeof(double));
+  NTW_CHECK(e->ring, NTW_ERR_NOMEM, "out of memory for the delay ring (%lld x %llu)",
+            (long long)R, (unsigned long long)e->n_local);
+  return 0;
+}
+
+/* Two passes over the same keyed draws: count synapses per source, then fill
+ * the CSR in place. No temporary proportional to the synapse count, so the
+ * peak memory is the final store. */
+static int build_synapses(ntw_engine *e) {
+  const ntw_config *cfg = e->cfg;
+  const uint64_t N = e->n_global;
+  e->row = calloc(N + 2, sizeof *e->row);
+  NTW_ALLOC_CHECK(e->row);
+  /* Pass 0 counts into row[s+1]; pass 1 fills using row[s+1] as the
+   * cursor of source s, which leaves row[s+1] at the end of s. */
+  uint64_t *cnt = e->row + 1;
+  int err = 0;
+  src_drawer d;
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t k = 0; k < cfg->nprojs; k++) {
+      const ntw_proj_cfg *pr = &cfg->projs[k];
+      NTW_TRY(drawer_init(&d, cfg, (int)k));
+      const pop_block *tb = &e->blocks[pr->target];
+      const uint32_t ws = NTW_STREAM_WEIGHT | (uint32_t)k;
+      const uint32_t ds = NTW_STREAM_DELAY | (uint32_t)k;
+      const bool wconst = pr->weight.kind == NTW_DIST_CONST;
+      const bool dconst = pr->delay.kind == NTW_DIST_CONST;
+      const int dc = delay_steps(pr->delay.a, e->dt);
+      for (uint64_t i = tb->lo; i < tb->lo + tb->n; i++) {
+        const uint64_t tg = e->gids[i];
+        size_t ns = draw_sources(&d, cfg->sim.seed, tg);
+        if (pass == 0) {
+          for (size_t j = 0; j < ns; j++) cnt[d.buf[j]]++;
+          continue;
+        }
+        for (size_t j = 0; j < ns; j++) {
+          uint64_t pos = cnt[d.buf[j]]++;
+          e->syn_tgt[pos] = (uint32_t)i;
+          e->syn_w[pos] = (float)(wconst ? pr->weight.a
+                                         : ntw_dist_draw(&pr->weight, cfg->sim.seed,
+                                                         ws, tg, (uint32_t)j));
+          int ds_ = dconst ? dc
+                           : delay_steps(ntw_dist_draw(&pr->delay, cfg->sim.seed,
+                                                       ds, tg, (uint32_t)j),
+                                         e->dt);
+          if (NTW_UNLIKELY(ds_ > e->dmax || ds_ < e->D)) {
+            err = NTW_ERR(NTW_ERR_CONFIG,
+                          "%s: projections[%zu].delay: drew %g ms, outside "
+                          "[%g, %g] ms; set \"min\"/\"max\"",
+                          cfg->path, k, ds_ * e->dt, e->D * e->dt,
+                          e->dmax * e->dt);
+            drawer_fini(&d);
+            return err;
+          }
+          e->syn_d[pos] = (uint16_t)ds_;
+          if (ds_ < e->dmin_built) e->dmin_built = ds_;
+        }
+      }
+      drawer_fini(&d);
+    }
+    if (pass == 0) {
+      /* counts -> start offsets: row[s] = start of source s. */
+      for (uint64_t s = 0; s < N; s++) e->row[s + 1] += e->row[s];
+      e->nsyn = e->row[N];
+      NTW_CHECK(e->n_local <= UINT32_MAX, NTW_ERR_NOTSUP,
+                "more than 2^32 neurons on one rank; use more ranks");
+      size_t ns = e->nsyn ? e->nsyn : 1;
+      e->syn_tgt = malloc(ns * sizeof *e->syn_tgt);
+      e->syn_w = malloc(ns * sizeof *e->syn_w);
+      e->syn_d = malloc(ns * sizeof *e->syn_d);
+      NTW_CHECK(e->syn_tgt && e->syn_w && e->syn_d, NTW_ERR_NOMEM,
+                "out of memory for %llu synapses on rank %d",
+                (unsigned long long)e->nsyn, e->rank);
+      /* row[s+1] := start of s, the fill cursor of pass 1. */
+      memmove(e->row + 1, e->row, N * sizeof *e->row);
+      e->row[0] = 0;
+    }
+  }
+  return 0; /* row[s] = start of s, row[N] = nsyn */
+}
+
+/* Tell each neuron's owner which ranks need its spikes: every rank sends,
+ * per owner, the gids it has synapses from (one all-to-all at build). */
+static int build_target_ranks(ntw_engine *e) {
+  MPI_Comm mc = ntw_comm_mpi(e->comm);
+  const int P = e->nranks;
+  int err = 0;
+  int *sc = calloc((size_t)P, sizeof *sc), *rc = calloc((size_t)P, sizeof *rc);
+  int *sd = calloc((size_t)P, sizeof *sd), *rd = calloc((size_t)P, sizeof *rd);
+  uint64_t *sb = NULL, *rb = NULL;
+  if (!sc || !rc || !sd || !rd) {
+    err = NTW_ERR(NTW_ERR_NOMEM, "out of memory for target tables");
+    goto done;
+  }
+  size_t nneed = 0;
+  for (uint64_t g = 0; g < e->n_global; g++)
+    if (e->row[g + 1] > e->row[g]) {
+      sc[ntw_part_owner(e->part, g)]++;
+      nneed++;
+    }
+  for (int r = 1; r < P; r++) sd[r] = sd[r - 1] + sc[r - 1];
+  sb = malloc((nneed + 1) * sizeof *sb);
+  if (!sb) {
+    err = NTW_ERR(NTW_ERR_NOMEM, "out of memory for target tables");
+    goto done;
+  }
+  {
+    int *pos = rd; /* reuse rd as a cursor before the counts exchange */
+    memcpy(pos, sd, (size_t)P * sizeof *pos);
+    for (uint64_t g = 0; g < e->n_global; g++)
+      if (e->row[g + 1] > e->row[g]) sb[pos[ntw_part_owner(e->part, g)]++] = g;
+  }
+  if (MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, mc) != MPI_SUCCESS) {
+    err = NTW_ERR(NTW_ERR_MPI, "MPI_Alltoall failed building target tables");
+    goto done;
+  }
+  size_t nrecv = 0;
+  for (int r = 0; r < P; r++) {
+    rd[r] = (int)nrecv;
+    nrecv += (size_t)rc[r];
+  }
+  rb = malloc((nrecv + 1) * sizeof *rb);
+  if (!rb) {
+    err = NTW_ERR(NTW_ERR_NOMEM, "out of memory for target tables");
+    goto done;
+  }
+  if (MPI_Alltoallv(sb, sc, sd, MPI_UINT64_T, rb, rc, rd, MPI_UINT64_T, mc) !=
+      MPI_SUCCESS) {
+    err = NTW_ERR(NTW_ERR_MPI, "MPI_Alltoallv failed building target tables");
+    goto done;
+  }
+  e->trow = calloc(e->n_local + 2, sizeof *e->trow);
+  e->tranks = malloc((nrecv + 1) * sizeof *e->tranks);
+  if (!e->trow || !e->tranks) {
+    err = NTW_ERR(NTW_ERR_NOMEM, "out of memory for target tables");
+    goto done;
+  }
+  for (size_t j = 0; j < nrecv; j++)
+    e->trow[ntw_part_local_lower(e->part, e->rank, rb[j]) + 1]++;
+  for (uint64_t i = 0; i < e->n_local; i++) e->trow[i + 1] += e->trow[i];
+  /* Fill in source-rank order, so each neuron's list is sorted. */
+  {
+    uint64_t *cur = malloc((e->n_local + 1) * sizeof *cur);
+    if (!cur) {
+      err = NTW_ERR(NTW_ERR_NOMEM, "out of memory for target tables");
+      goto done;
+    }
+    memcpy(cur, e->trow, (e->n_local + 1) * sizeof *cur);
+    for (int r = 0; r < P; r++)
+      for (int j = rd[r]; j < rd[r] + rc[r]; j++)
+        e->tranks[cur[ntw_part_local_lower(e->part, e->rank, rb[j])]++] = r;
+    free(cur);
+  }
+done:
+  free(sc), free(rc), free(sd), free(rd), free(sb), free(rb);
+  return err;
+}
+
+/* Poisson CDF as 32-bit thresholds: count = number of thresholds <= u. The
+ * table stops where the tail mass is below 2^-40. */
+static int poisson_table(double lambda, uint32_t **cdf, int *ncdf) {
+  int cap = (int)(lambda + 20.0 * sqrt(lambda) + 40.0);
+  uint32_t *t = malloc((size_t)cap * sizeof *t);
+  NTW_ALLOC_CHECK(t);
+  double p = exp(-lambda), c = p;
+  int n = 0;
+  for (int k = 1; k < cap && 1.0 - c > 0x1p-40; k++) {
+    double thr = c * 4294967296.0;
+    t[n++] = thr >= 4294967295.0 ? UINT32_MAX : (uint32_t)thr;
+    p *= lambda / k;
+    c += p;
+  }
+  *cdf = t;
+  *ncdf = n;
+  return 0;
+}
+
+static int build_stimuli(ntw_engine *e) {
+  const ntw_config *cfg = e->cfg;
+  e->i_ext = calloc(e->n_local ? e->n_local : 1, sizeof *e->i_ext);
+  e->poisson = calloc(cfg->nstims + 1, sizeof *e->poisson);
+  e->dc = calloc(2 * cfg->nstims + 1, sizeof *e->dc);
+  NTW_CHECK(e->i_ext && e->poisson && e->dc, NTW_ERR_NOMEM,
+            "out of memory for stimuli");
+  for (size_t k = 0; k < cfg->nstims; k++) {
+    const ntw_stim_cfg *s = &cfg->stims[k];
+    const pop_block *b = &e->blocks[s->target];
+    int64_t start = (int64_t)llround(s->start / e->dt);
+    int64_t stop = isfinite(s->stop) ? (int64_t)llround(s->stop / e->dt)
+                                     : INT64_MAX;
+    if (s->kind == NTW_STIM_POISSON) {
+      poisson_dev *p = &e->poisson[e->npoisson++];
+      p->stim = (int)k;
+      p->lo = b->lo;
+      p->n = b->n;
+      p->start = start;
+      p->stop = stop;
+      p->weight = s->weight;
+      NTW_TRY(poisson_table(s->rate * e->dt * 1e-3, &p->cdf, &p->ncdf));
+    } else {
+      e->dc[e->ndc++] = (dc_event){start, b->lo, b->n, s->amplitude};
+      if (stop != INT64_MAX)
+        e->dc[e->ndc++] = (dc_event){stop, b->lo, b->n, -s->amplitude};
+    }
+  }
+  /* Apply in step order; equal steps keep config order (stable). */
+  for (size_t i = 1; i < e->ndc; i++)
+    for (size_t j = i; j > 0 && e->dc[j - 1].step > e->dc[j].step; j--) {
+      dc_event t = e->dc[j];
+      e->dc[j] = e->dc[j - 1];
+      e->dc[j - 1] = t;
+    }
+  return 0;
+}
+
+int ntw_engine_create(const ntw_config *cfg, ntw_comm *comm,
+                      const ntw_part *part, ntw_engine **out) {
+  double t0 = MPI_Wtime();
+  *out = NULL;
+  ntw_engine *e = calloc(1, sizeof *e);
+  NTW_ALLOC_CHECK(e);
+  int err = 0;
+  e->cfg = cfg;
+  e->comm = comm;
+  e->part = part;
+  e->rank = ntw_comm_rank(comm);
+  e->nranks = ntw_comm_size(comm);
+  e->dt = cfg->sim.dt;
+  e->n_global = cfg->n_neurons;
+  e->dmin_built = INT32_MAX;
+  if (ntw_part_size(part) != e->n_global || ntw_part_nranks(part) != e->nranks) {
+    err = NTW_ERR(NTW_ERR_ARG, "partition does not match the network");
+    goto fail;
+  }
+  e->n_local = ntw_part_local_count(part, e->rank);
+  e->gids = malloc((e->n_local + 1) * sizeof *e->gids);
+  e->pop_spikes = calloc(cfg->npops + 1, sizeof *e->pop_spikes);
+  if (!e->gids || !e->pop_spikes) {
+    err = NTW_ERR(NTW_ERR_NOMEM, "out of memory for %llu neurons",
+                  (unsigned long long)e->n_local);
+    goto fail;
+  }
+  for (uint64_t i = 0; i < e->n_local; i++)
+    e->gids[i] = ntw_part_local_gid(part, e->rank, i);
+  NTW_GOTO(err, build_blocks(e), fail);
+  NTW_GOTO(err, plan_delays(e), fail);
+  NTW_GOTO(err, build_synapses(e), fail);
+  NTW_GOTO(err, build_stimuli(e), fail);
+  /* Collective from here on: every rank reaches it (errors above are
+   * agreed on by the caller before anything collective runs). */
+  NTW_GOTO(err, build_target_ranks(e), fail);
+  e->send_counts = calloc((size_t)e->nranks, sizeof(int));
+  e->send_offs = calloc((size_t)e->nranks + 1, sizeof(int));
+  e->upd_buf = malloc((e->n_local + 1) * sizeof *e->upd_buf);
+  if (!e->send_counts || !e->send_offs || !e->upd_buf) {
+    err = NTW_ERR(NTW_ERR_NOMEM, "out of memory for exchange buffers");
+    goto fail;
+  }
+  e->st.wall_build_s = MPI_Wtime() - t0;
+  *out = e;
+  return 0;
+fail:
+  ntw_engine_destroy(&e);
+  return err;
+}
+
+void ntw_engine_destroy(ntw_engine **pe) {
+  if (!pe || !*pe) return;
+  ntw_engine *e = *pe;
+  for (size_t b = 0; b < e->nblocks; b++)
+    if (e->blocks[b].state) e->blocks[b].ops->destroy(e->blocks[b].state);
+  free(e->blocks);
+  for (size_t k = 0; k < e->npoisson; k++) free(e->poisson[k].cdf);
+  free(e->poisson), free(e->dc), free(e->i_ext);
+  free(e->gids), free(e->row), free(e->syn_tgt), free(e->syn_w), free(e->syn_d);
+  free(e->trow), free(e->tranks), free(e->ring);
+  free(e->win_lidx), free(e->win_gid), free(e->win_step), free(e->upd_buf);
+  free(e->send_counts), free(e->send_offs), free(e->send_buf);
+  free(e->recv_sorted), free(e->pop_spikes);
+  free(e);
+  *pe = NULL;
+}
+
+int ntw_engine_add_hook(ntw_engine *e, ntw_hook_kind kind, ntw_hook_fn fn,
+                        void *ctx) {
+  NTW_CHECK(e->nhooks[kind] < NTW_MAX_HOOKS, NTW_ERR_ARG, "too many hooks");
+  e->hooks[kind][e->nhooks[kind]++] = (hook){fn, ctx};
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The window loop.                                                     */
+
+static void add_poisson(ntw_engine *e, int64_t s0, int64_t s1) {
+  const uint64_t seed = e->cfg->sim.seed;
+  const uint64_t nl = e->n_local;
+  for (size_t k = 0; k < e->npoisson; k++) {
+    const poisson_dev *p = &e->poisson[k];
+    int64_t a = s0 > p->start ? s0 : p->start;
+    int64_t b = s1 < p->stop ? s1 : p->stop;
+    if (a >= b) continue;
+    const uint32_t stream = NTW_STREAM_POISSON | (uint32_t)p->stim;
+    const uint32_t *restrict cdf = p->cdf;
+    const int ncdf = p->ncdf;
+    const double w = p->weight;
+    for (uint64_t i = p->lo; i < p->lo + p->n; i++) {
+      const uint64_t gid = e->gids[i];
+      /* One Philox call gives the counts of four consecutive steps. */
+      for (int64_t s = a; s < b;) {
+        ntw_rng_block r = ntw_rng(seed, stream, gid, (uint32_t)(s >> 2));
+        for (int q = (int)(s & 3); q < 4 && s < b; q++, s++) {
+          uint32_t u = r.v[q];
+          int c = 0;
+          while (c < ncdf && u >= cdf[c]) c++;
+          if (c) e->ring[(size_t)(s & e->ring_mask) * nl + i] += c * w;
+        }
+      }
+    }
+  }
+}
+
+static int grow_window(ntw_engine *e, size_t need) {
+  if (need <= e->win_cap) return 0;
+  size_t cap = e->win_cap ? e->win_cap : 1024;
+  while (cap < need) cap *= 2;
+  uint32_t *a = realloc(e->win_lidx, cap * sizeof *a);
+  if (a) e->win_lidx = a;
+  uint64_t *g = realloc(e->win_gid, cap * sizeof *g);
+  if (g) e->win_gid = g;
+  int64_t *s = realloc(e->win_step, cap * sizeof *s);
+  if (s) e->win_step = s;
+  NTW_CHECK(a && g && s, NTW_ERR_NOMEM, "out of memory for window spikes");
+  e->win_cap = cap;
+  return 0;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+static int exchange_and_deliver(ntw_engine *e, int64_t t0) {
+  const int P = e->nranks;
+  memset(e->send_counts, 0, (size_t)P * sizeof(int));
+  size_t total = 0;
+  for (size_t k = 0; k < e->win_n; k++) {
+    uint32_t i = e->win_lidx[k];
+    for (uint64_t j = e->trow[i]; j < e->trow[i + 1]; j++)
+      e->send_counts[e->tranks[j]]++;
+    total += e->trow[i + 1] - e->trow[i];
+  }
+  if (total > e->send_cap) {
+    size_t cap = e->send_cap ? e->send_cap : 4096;
+    while (cap < total) cap *= 2;
+    uint64_t *nb = realloc(e->send_buf, cap * sizeof *nb);
+    NTW_ALLOC_CHECK(nb);
+    e->send_buf = nb;
+    e->send_cap = cap;
+  }
+  e->send_offs[0] = 0;
+  for (int r = 0; r < P; r++) e->send_offs[r + 1] = e->send_offs[r] + e->send_counts[r];
+  /* Window spikes are in step order, so each destination's keys are too. */
+  for (size_t k = 0; k < e->win_n; k++) {
+    uint32_t i = e->win_lidx[k];
+    uint64_t key = (uint64_t)(e->win_step[k] - 1 - t0) << NTW_KEY_GID_BITS |
+                   e->win_gid[k];
+    for (uint64_t j = e->trow[i]; j < e->trow[i + 1]; j++)
+      e->send_buf[e->send_offs[e->tranks[j]]++] = key;
+  }
+  const uint64_t *recv;
+  size_t nrecv;
+  NTW_TRY(ntw_comm_exchange(e->comm, e->send_buf, e->send_counts, &recv, &nrecv));
+  if (nrecv > e->recv_cap) {
+    size_t cap = e->recv_cap ? e->recv_cap : 4096;
+    while (cap < nrecv) cap *= 2;
+    uint64_t *nb = realloc(e->recv_sorted, cap * sizeof *nb);
+    NTW_ALLOC_CHECK(nb);
+    e->recv_sorted = nb;
+    e->recv_cap = cap;
+  }
+  /* Deliver in (step, gid) order whatever the partition: each target then
+   * sums its inputs in the same order on any number of ranks. */
+  memcpy(e->recv_sorted, recv, nrecv * sizeof *recv);
+  qsort(e->recv_sorted, nrecv, sizeof *recv, cmp_u64);
+
+  const uint64_t nl = e->n_local;
+  const int64_t mask = e->ring_mask;
+  double *restrict ring = e->ring;
+  const uint64_t *restrict row = e->row;
+  const uint32_t *restrict tgt = e->syn_tgt;
+  const float *restrict w = e->syn_w;
+  const uint16_t *restrict d = e->syn_d;
+  uint64_t events = 0;
+  for (size_t k = 0; k < nrecv; k++) {
+    const uint64_t key = e->recv_sorted[k];
+    const int64_t s = t0 + (int64_t)(key >> NTW_KEY_GID_BITS);
+    const uint64_t g = key & NTW_KEY_GID_MASK;
+    const uint64_t j0 = row[g], j1 = row[g + 1];
+    events += j1 - j0;
+    for (uint64_t j = j0; j < j1; j++)
+      ring[(size_t)((s + d[j]) & mask) * nl + tgt[j]] += w[j];
+  }
+  e->st.events_local += events;
+  return 0;
+}
+
+int ntw_engine_run(ntw_engine *e, int64_t until) {
+  double wall0 = MPI_Wtime();
+  const uint64_t nl = e->n_local;
+  while (e->step < until) {
+    const int64_t t0 = e->step;
+    const int64_t t1 = t0 + e->D < until ? t0 + e->D : until;
+    for (int h = 0; h < e->nhooks[NTW_HOOK_BEFORE_WINDOW]; h++)
+      NTW_TRY(e->hooks[NTW_HOOK_BEFORE_WINDOW][h].fn(
+          e, t0, t1, e->hooks[NTW_HOOK_BEFORE_WINDOW][h].ctx));
+    add_poisson(e, t0, t1);
+    e->win_n = 0;
+    for (int64_t s = t0; s < t1; s++) {
+      while (e->next_dc < e->ndc && e->dc[e->next_dc].step <= s) {
+        const dc_event *ev = &e->dc[e->next_dc++];
+        for (uint64_t i = ev->lo; i < ev->lo + ev->n; i++) e->i_ext[i] += ev->delta;
+      }
+      double *slot = e->ring + (size_t)(s & e->ring_mask) * nl;
+      for (size_t b = 0; b < e->nblocks; b++) {
+        pop_block *pb = &e->blocks[b];
+        if (!pb->n) continue;
+        size_t ns = 0;
+        pb->ops->update(pb->state, slot + pb->lo, e->i_ext + pb->lo, e->upd_buf,
+                        &ns);
+        if (ns) {
+          NTW_TRY(grow_window(e, e->win_n + ns));
+          for (size_t k = 0; k < ns; k++) {
+            uint32_t li = (uint32_t)pb->lo + e->upd_buf[k];
+            e->win_lidx[e->win_n] = li;
+            e->win_gid[e->win_n] = e->gids[li];
+            e->win_step[e->win_n] = s + 1; /* stamped at the end of step s */
+            e->win_n++;
+          }
+          e->pop_spikes[pb->pop] += ns;
+        }
+      }
+      memset(slot, 0, nl * sizeof *slot);
+    }
+    e->st.spikes_local += e->win_n;
+    NTW_TRY(exchange_and_deliver(e, t0));
+    e->step = t1;
+    e->st.windows++;
+    for (int h = 0; h < e->nhooks[NTW_HOOK_AFTER_WINDOW]; h++)
+      NTW_TRY(e->hooks[NTW_HOOK_AFTER_WINDOW][h].fn(
+          e, t0, t1, e->hooks[NTW_HOOK_AFTER_WINDOW][h].ctx));
+  }
+  e->st.wall_sim_s += MPI_Wtime() - wall0;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+int64_t ntw_engine_steps(const ntw_engine *e, double t_ms) {
+  return (int64_t)llround(t_ms / e->dt);
+}
+
+void ntw_engine_window_spikes(const ntw_engine *e, const uint64_t **gids,
+                              const int64_t **steps, size_t *n) {
+  *gids = e->win_gid;
+  *steps = e->win_step;
+  *n = e->win_n;
+}
+
+const uint64_t *ntw_engine_pop_spikes(const ntw_engine *e) {
+  return e->pop_spikes;
+}
+
+double ntw_engine_get_v(const ntw_engine *e, uint64_t gid) {
+  if (gid >= e->n_global || ntw_part_owner(e->part, gid) != e->rank) return NAN;
+  uint64_t li = ntw_part_local_lower(e->part, e->rank, gid);
+  for (size_t b = 0; b < e->nblocks; b++)
+    if (li >= e->blocks[b].lo && li < e->blocks[b].lo + e->blocks[b].n)
+      return e->blocks[b].ops->get_v(e->blocks[b].state, li - e->blocks[b].lo);
+  return NAN;
+}
+
+void ntw_engine_get_stats(const ntw_engine *e, ntw_engine_stats *st) {
+  *st = e->st;
+  st->n_global = e->n_global;
+  st->n_local = e->n_local;
+  st->syn_local = e->nsyn;
+  st->window_steps = e->D;
+  st->max_delay_steps = e->dmax;
+  st->min_delay_built = e->nsyn ? e->dmin_built : 0;
+  st->step = e->step;
+  st->comm_s = ntw_comm_seconds(e->comm);
+}
+
+const ntw_config *ntw_engine_config(const ntw_engine *e) { return e->cfg; }
+const ntw_part *ntw_engine_part(const ntw_engine *e) { return e->part; }
+ntw_comm *ntw_engine_comm(const ntw_engine *e) { return e->comm; }

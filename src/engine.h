@@ -1,0 +1,89 @@
+/* engine.h - the distributed spiking engine.
+ *
+ * Build: every rank constructs only the incoming synapses of its own neurons,
+ * drawing connectivity from counter-based random numbers keyed by global ids,
+ * so it gets exactly the synapses it would own on one rank, without
+ * communication. Synapses are stored by source (CSR): for each source gid, a
+ * contiguous run of (target local index, weight, delay).
+ *
+ * Run: time advances in windows of D steps, D = the network's minimum delay
+ * in steps (lookahead). A neuron that crosses threshold in step s emits a
+ * spike stamped (s+1)*dt; with delay d steps it reaches its target in step
+ * s+d, i.e. the target's potential at (s+1+d)*dt. Since d >= D, spikes of a
+ * window [t0, t0+D) arrive at or after t0+D: after one exchange per window,
+ * no spike is ever delivered into a window already executed.
+ * Determinism: received spikes are delivered in (step, gid) order and all
+ * random numbers are keyed by global ids and steps, so results are
+ * bit-identical for any number of ranks and any partition.
+ *
+ * Hooks run on every rank before and after each window, in registration
+ * order; the twin coupling and the recorders plug in there, so the engine
+ * knows nothing of files or biology.
+ */
+#ifndef NTW_ENGINE_H
+#define NTW_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "comm/comm.h"
+#include "io/config.h"
+#include "partition/partition.h"
+
+typedef struct ntw_engine ntw_engine;
+
+typedef enum { NTW_HOOK_BEFORE_WINDOW = 0, NTW_HOOK_AFTER_WINDOW } ntw_hook_kind;
+
+/* A window covers steps [step_lo, step_hi). Returning non-zero stops the run
+ * with that error (the hook must have recorded a message). */
+typedef int (*ntw_hook_fn)(ntw_engine *e, int64_t step_lo, int64_t step_hi,
+                           void *ctx);
+
+typedef struct {
+  uint64_t n_global, n_local;
+  uint64_t syn_local;       /* synapses stored on this rank */
+  uint64_t spikes_local;    /* spikes emitted by local neurons */
+  uint64_t events_local;    /* synaptic events delivered on this rank */
+  uint64_t windows;
+  int window_steps;         /* D */
+  int max_delay_steps;
+  int min_delay_built;      /* smallest delay actually stored, steps */
+  int64_t step;             /* next step to execute */
+  double wall_build_s, wall_sim_s, comm_s;
+} ntw_engine_stats;
+
+/* Collective. Builds the local part of the network. Errors in the config
+ * that only the engine can see (unknown model, model parameters) name the
+ * config file and field; they are detected identically on every rank. */
+int ntw_engine_create(const ntw_config *cfg, ntw_comm *comm,
+                      const ntw_part *part, ntw_engine **out);
+/* Not collective. NULL-safe; sets *e = NULL. */
+void ntw_engine_destroy(ntw_engine **e);
+
+int ntw_engine_add_hook(ntw_engine *e, ntw_hook_kind kind, ntw_hook_fn fn,
+                        void *ctx);
+
+/* Collective. Advances until step >= until_step (the last window may be
+ * shorter than D). */
+int ntw_engine_run(ntw_engine *e, int64_t until_step);
+
+/* Steps for a time in ms (rounded to the grid). */
+int64_t ntw_engine_steps(const ntw_engine *e, double t_ms);
+
+/* Spikes emitted by local neurons in the last window (valid in
+ * AFTER_WINDOW hooks): gids and spike steps (time = step * dt). */
+void ntw_engine_window_spikes(const ntw_engine *e, const uint64_t **gids,
+                              const int64_t **steps, size_t *n);
+
+/* Spike count of local neurons per population (config order). */
+const uint64_t *ntw_engine_pop_spikes(const ntw_engine *e);
+
+/* Membrane potential (mV) of a local neuron by gid; NAN if not local. */
+double ntw_engine_get_v(const ntw_engine *e, uint64_t gid);
+
+void ntw_engine_get_stats(const ntw_engine *e, ntw_engine_stats *st);
+const ntw_config *ntw_engine_config(const ntw_engine *e);
+const ntw_part *ntw_engine_part(const ntw_engine *e);
+ntw_comm *ntw_engine_comm(const ntw_engine *e);
+
+#endif

@@ -1,0 +1,80 @@
+/* model.h - the neuron model interface.
+ *
+ * A model owns the state of one population's neurons on one rank (a block of
+ * contiguous local indices) as structure-of-arrays, and advances them one
+ * step with one tight loop. Models are registered by name in model.c.
+ *
+ * Input contract, per step of width dt:
+ *   syn_in[i]  summed synaptic input arriving in this step (unit of the
+ *              model's weights; mV for delta synapses). The engine clears it.
+ *   i_ext[i]   external current in pA (DC stimuli), constant over the step.
+ * Output: local indices (0-based in the block) of neurons that crossed
+ * threshold in this step; the spike time is the end of the step.
+ */
+#ifndef NTW_MODEL_H
+#define NTW_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/config.h"
+
+typedef struct {
+  const ntw_pop_cfg *pop; /* parameters as configured */
+  int pop_index;          /* index in the config (for messages and streams) */
+  const char *cfg_path;   /* config file, for messages */
+  double dt;              /* ms */
+  uint64_t seed;
+  size_t n;               /* neurons in this block */
+  const uint64_t *gids;   /* their global ids, ascending */
+} ntw_model_init;
+
+typedef struct ntw_model_ops {
+  size_t size; /* sizeof(ntw_model_ops) */
+  const char *name;
+  /* Validate parameters (errors name "populations[i].params.X") and allocate
+   * the block's state. Not collective. */
+  int (*create)(const ntw_model_init *mi, void **state);
+  /* Advance all neurons of the block by one step. */
+  void (*update)(void *state, const double *restrict syn_in,
+                 const double *restrict i_ext, uint32_t *restrict spiked,
+                 size_t *nspiked);
+  /* Membrane potential of neuron i in mV (for probes and tests). */
+  double (*get_v)(const void *state, size_t i);
+  void (*destroy)(void *state);
+} ntw_model_ops;
+
+/* The model registered under name, or NULL. */
+const ntw_model_ops *ntw_model_find(const char *name);
+/* Comma-separated list of known models, for messages. */
+const char *ntw_model_names(void);
+
+/* ---- helpers for model implementations ---- */
+
+/* A parameter a model accepts. */
+typedef struct {
+  const char *name;
+  double def;        /* default when absent */
+  double lo, hi;     /* valid closed range */
+  bool lo_open;      /* lo itself excluded (e.g. time constants > 0) */
+  bool per_neuron;   /* may be a distribution (drawn per neuron) */
+  const char *unit;
+} ntw_param_spec;
+
+/* Check the population's params against specs: unknown names, ranges,
+ * distributions where not allowed. Constant values (or defaults) go to
+ * consts[k] for spec k; NaN there marks a distribution. */
+int ntw_model_check_params(const ntw_model_init *mi, const ntw_param_spec *specs,
+                           size_t nspecs, double *consts);
+
+/* Per-neuron values of spec k (constant or drawn from its distribution,
+ * keyed by gid, so the same on any partition). out has mi->n entries. */
+void ntw_model_fill_param(const ntw_model_init *mi, const ntw_param_spec *specs,
+                          size_t k, double *out);
+
+/* Draw of a distribution keyed by (seed, stream, a, b). */
+double ntw_dist_draw(const ntw_dist *d, uint64_t seed, uint32_t stream,
+                     uint64_t a, uint32_t b);
+
+#endif

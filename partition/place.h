@@ -24,8 +24,12 @@ const char *ntw_place_name(ntw_bind_mode mode);
  *        all PUs of the rank's cores.
  *  numa: NUMA domain (local_rank % n_numa); the set is its cpuset.
  *  none: the whole topology's cpuset.
- * `*oversubscribed` is set to 1 when local_size exceeds the cores (core) or
- * ranks share a domain (numa is never flagged: sharing is its point). */
+ * `*oversubscribed` (may be NULL) is set to 1 only in core mode when
+ * local_size exceeds the node's cores, else 0: numa ranks sharing a domain
+ * and "none" are never flagged, since sharing is their point.
+ * A node without Core objects uses its PUs as cores; one without NUMA nodes
+ * is a single domain. Fails with NTW_ERR_ARG unless
+ * 0 <= local_rank < local_size. */
 int ntw_place_compute(hwloc_topology_t topo, ntw_bind_mode mode,
                       int local_rank, int local_size, hwloc_bitmap_t out,
                       int *oversubscribed);
@@ -34,7 +38,9 @@ int ntw_place_compute(hwloc_topology_t topo, ntw_bind_mode mode,
  * topology, binds the process (HWLOC_CPUBIND_PROCESS) and writes a short
  * description of the binding into desc, e.g. "0" or "0-3" (the OS indices of
  * the PUs, hwloc list syntax) or "none". If the OS refuses binding, returns
- * NTW_ERR_HWLOC with a message suggesting --bind none. */
+ * NTW_ERR_HWLOC with a message suggesting --bind none. A missing desc
+ * buffer is rejected before any MPI call; other failures are reported only
+ * on the rank that hit them (the caller stops all ranks). */
 int ntw_place_bind(MPI_Comm comm, ntw_bind_mode mode, char *desc,
                    size_t desc_len);
 

@@ -747,6 +747,13 @@ double ntw_engine_get_v(const ntw_engine *e, uint64_t gid) {
   return NAN;
 }
 
+void ntw_engine_foreach_synapse(const ntw_engine *e, ntw_synapse_fn fn,
+                                void *ctx) {
+  for (uint64_t g = 0; g < e->n_global; g++)
+    for (uint64_t j = e->row[g]; j < e->row[g + 1]; j++)
+      fn(g, e->gids[e->syn_tgt[j]], e->syn_w[j], e->syn_d[j], ctx);
+}
+
 void ntw_engine_get_stats(const ntw_engine *e, ntw_engine_stats *st) {
   *st = e->st;
   st->n_global = e->n_global;

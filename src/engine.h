@@ -81,6 +81,13 @@ const uint64_t *ntw_engine_pop_spikes(const ntw_engine *e);
 /* Membrane potential (mV) of a local neuron by gid; NAN if not local. */
 double ntw_engine_get_v(const ntw_engine *e, uint64_t gid);
 
+/* Calls fn for every synapse stored on this rank: source and target gid,
+ * weight, delay in steps. Order: by source gid, then as stored. */
+typedef void (*ntw_synapse_fn)(uint64_t src, uint64_t tgt, float w, int delay,
+                               void *ctx);
+void ntw_engine_foreach_synapse(const ntw_engine *e, ntw_synapse_fn fn,
+                                void *ctx);
+
 void ntw_engine_get_stats(const ntw_engine *e, ntw_engine_stats *st);
 const ntw_config *ntw_engine_config(const ntw_engine *e);
 const ntw_part *ntw_engine_part(const ntw_engine *e);

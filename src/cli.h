@@ -1,0 +1,8 @@
+/* cli.h - subcommands of the ntwin executable. Each is collective over
+ * MPI_COMM_WORLD and returns the process exit code (0, 1 or 2). */
+#ifndef NTW_CLI_H
+#define NTW_CLI_H
+
+int ntw_cli_run(int argc, char **argv);
+
+#endif

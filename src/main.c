@@ -1,0 +1,52 @@
+/* main.c - the ntwin command line.
+ *
+ *   ntwin run CONFIG.json --out DIR [--t-stop MS] [--seed N]
+ *             [--partition round_robin|block] [--bind core|numa|none]
+ *             [--quiet]
+ *   ntwin version | help
+ *
+ * Exit codes: 0 success, 1 run failed (bad input or runtime error), 2 usage.
+ * Every rank exits with the same code; the first rank that failed prints
+ * one line "ntwin: error: ...". */
+#include <mpi.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+  fputs("usage: ntwin run CONFIG.json --out DIR [--t-stop MS] [--seed N]\n"
+        "                 [--partition round_robin|block] [--bind core|numa|none]\n"
+        "                 [--quiet]\n"
+        "       ntwin version\n"
+        "       ntwin help\n"
+        "Simulates the network of CONFIG.json on all MPI ranks and writes\n"
+        "DIR/spikes.h5 (SONATA spike report) and DIR/report.json.\n",
+        f);
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  int rank, rc;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  const char *cmd = argc > 1 ? argv[1] : "";
+  if (strcmp(cmd, "run") == 0) {
+    rc = ntw_cli_run(argc - 1, argv + 1);
+  } else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    if (rank == 0) printf("ntwin %s\n", NTW_VERSION);
+    rc = 0;
+  } else if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+             strcmp(cmd, "-h") == 0) {
+    if (rank == 0) usage(stdout);
+    rc = 0;
+  } else {
+    if (rank == 0) {
+      if (*cmd)
+        fprintf(stderr, "ntwin: error: unknown command '%s'\n", cmd);
+      usage(stderr);
+    }
+    rc = 2;
+  }
+  MPI_Finalize();
+  return rc;
+}

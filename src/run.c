@@ -1,0 +1,442 @@
+/* run.c - `ntwin run`: config -> placement -> partition -> build -> windows,
+ * with the spike recorder and the progress line as window hooks, then the
+ * run report. */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "comm/comm.h"
+#include "core/ntw_error.h"
+#include "core/sysinfo.h"
+#include "engine.h"
+#include "io/config.h"
+#include "io/spikes.h"
+#include "partition/partition.h"
+#include "partition/place.h"
+
+typedef struct {
+  const char *config, *out, *partition, *bind;
+  double t_stop;
+  bool has_t_stop, has_seed, quiet;
+  uint64_t seed;
+} run_args;
+
+/* Agree on success across ranks. If any rank failed, the lowest failing rank
+ * prints its message and every rank returns non-zero: no rank is left
+ * waiting in a collective. */
+static int agree(int err) {
+  int rank, size, first;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  int mine = err ? rank : size;
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (first == size) return 0;
+  if (rank == first) {
+    fprintf(stderr, "ntwin: error: %s\n", ntw_error_msg());
+    if (getenv("NTW_DEBUG")) fprintf(stderr, "  (at %s)\n", ntw_error_where());
+  }
+  return err ? err : NTW_ERR_REMOTE;
+}
+
+/* A failure inside the window loop may leave other ranks inside a
+ * collective; the only clean stop is to abort them all, once. */
+static void die(int err) {
+  fprintf(stderr, "ntwin: error: %s\n", ntw_error_msg());
+  fflush(stderr);
+  MPI_Abort(MPI_COMM_WORLD, err ? 1 : 0);
+}
+
+static int parse_args(int argc, char **argv, run_args *a) {
+  memset(a, 0, sizeof *a);
+  for (int i = 1; i < argc; i++) {
+    const char *o = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(o, "--quiet") == 0) {
+      a->quiet = true;
+      continue;
+    }
+    if (o[0] != '-') {
+      NTW_CHECK(!a->config, NTW_ERR_ARG, "unexpected argument '%s'", o);
+      a->config = o;
+      continue;
+    }
+    NTW_CHECK(v, NTW_ERR_ARG, "%s: missing value", o);
+    i++;
+    char *end;
+    if (strcmp(o, "--out") == 0) {
+      a->out = v;
+    } else if (strcmp(o, "--t-stop") == 0) {
+      a->t_stop = strtod(v, &end);
+      NTW_CHECK(*v && !*end && isfinite(a->t_stop), NTW_ERR_ARG,
+                "--t-stop: not a number of ms ('%s')", v);
+      a->has_t_stop = true;
+    } else if (strcmp(o, "--seed") == 0) {
+      errno = 0;
+      a->seed = strtoull(v, &end, 10);
+      NTW_CHECK(*v && !*end && v[0] != '-' && !errno, NTW_ERR_ARG,
+                "--seed: not a non-negative integer ('%s')", v);
+      a->has_seed = true;
+    } else if (strcmp(o, "--partition") == 0) {
+      a->partition = v;
+    } else if (strcmp(o, "--bind") == 0) {
+      a->bind = v;
+    } else {
+      return NTW_ERR(NTW_ERR_ARG, "unknown option '%s'", o);
+    }
+  }
+  NTW_CHECK(a->config, NTW_ERR_ARG, "missing CONFIG.json");
+  NTW_CHECK(a->out, NTW_ERR_ARG, "missing --out DIR");
+  return 0;
+}
+
+/* Rank 0 reads the file; every rank parses the same bytes, so validation
+ * errors are found identically everywhere. */
+static int load_config(const run_args *a, ntw_config **cfg) {
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  char *text = NULL;
+  size_t len = 0;
+  long long blen = 0;
+  int err = 0;
+  if (rank == 0) {
+    err = ntw_config_read_file(a->config, &text, &len);
+    blen = err ? -1 : (long long)len;
+  }
+  MPI_Bcast(&blen, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
+  if (blen < 0) return err ? err : NTW_ERR_REMOTE;
+  if (rank != 0) {
+    text = malloc((size_t)blen + 1);
+    NTW_ALLOC_CHECK(text);
+    text[blen] = '\0';
+  }
+  MPI_Bcast(text, (int)blen, MPI_CHAR, 0, MPI_COMM_WORLD);
+  err = ntw_config_parse(text, (size_t)blen, a->config, cfg);
+  free(text);
+  NTW_TRY(err);
+  return ntw_config_override(*cfg, a->has_t_stop ? &a->t_stop : NULL,
+                             a->has_seed ? &a->seed : NULL, a->partition,
+                             a->bind);
+}
+
+static int make_out_dir(const char *dir) {
+  char path[4096];
+  NTW_CHECK(strlen(dir) < sizeof path - 32, NTW_ERR_ARG, "--out: path too long");
+  snprintf(path, sizeof path, "%s", dir);
+  for (char *p = path + 1; *p; p++)
+    if (*p == '/') {
+      *p = '\0';
+      if (mkdir(path, 0777) && errno != EEXIST)
+        return NTW_ERR(NTW_ERR_IO, "%s: cannot create output directory (--out): %s",
+                       path, strerror(errno));
+      *p = '/';
+    }
+  if (mkdir(path, 0777) && errno != EEXIST)
+    return NTW_ERR(NTW_ERR_IO, "%s: cannot create output directory (--out): %s",
+                   dir, strerror(errno));
+  NTW_CHECK(access(dir, W_OK | X_OK) == 0, NTW_ERR_IO,
+            "%s: output directory (--out) is not writable: %s", dir,
+            strerror(errno));
+  return 0;
+}
+
+/* ---- spike recorder (AFTER_WINDOW hook) ---- */
+
+typedef struct {
+  ntw_spike_writer *w;
+  const ntw_config *cfg;
+  int *rec_index; /* config pop -> writer pop, -1 if not recorded */
+  ntw_spike *buf;
+  size_t n, cap;
+  int64_t flushed_to; /* spike steps < this are written */
+  int64_t flush_every; /* steps */
+} recorder;
+
+static int recorder_flush(recorder *r, int64_t upto) {
+  NTW_TRY(ntw_spikes_append(r->w, r->buf, r->n, r->flushed_to, upto));
+  r->n = 0;
+  r->flushed_to = upto;
+  return 0;
+}
+
+static int recorder_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
+  recorder *r = ctx;
+  const uint64_t *gids;
+  const int64_t *steps;
+  size_t n;
+  ntw_engine_window_spikes(e, &gids, &steps, &n);
+  if (r->n + n > r->cap) {
+    size_t cap = r->cap ? r->cap : 4096;
+    while (cap < r->n + n) cap *= 2;
+    ntw_spike *nb = realloc(r->buf, cap * sizeof *nb);
+    NTW_ALLOC_CHECK(nb);
+    r->buf = nb;
+    r->cap = cap;
+  }
+  const ntw_config *cfg = r->cfg;
+  for (size_t k = 0; k < n; k++) {
+    size_t p = cfg->npops - 1;
+    while (gids[k] < cfg->pops[p].first_gid) p--;
+    if (r->rec_index[p] < 0) continue;
+    r->buf[r->n++] = (ntw_spike){.node_id = gids[k] - cfg->pops[p].first_gid,
+                                 .step = steps[k],
+                                 .pop = (uint32_t)r->rec_index[p]};
+  }
+  /* Spikes of window [lo, hi) carry steps lo+1 .. hi. */
+  if (hi + 1 - r->flushed_to >= r->flush_every) NTW_TRY(recorder_flush(r, hi + 1));
+  return 0;
+}
+
+/* ---- progress (AFTER_WINDOW hook, rank 0) ---- */
+
+typedef struct {
+  double t_start_wall, last_print, dt;
+  int64_t step0, until;
+  bool tty;
+} progress;
+
+static int progress_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
+  progress *p = ctx;
+  double now = MPI_Wtime();
+  double interval = p->tty ? 0.25 : 30.0;
+  if (now - p->last_print < interval && hi < p->until) return 0;
+  p->last_print = now;
+  double done = (double)(hi - p->step0), total = (double)(p->until - p->step0);
+  double wall = now - p->t_start_wall;
+  double sim_s = done * p->dt * 1e-3;
+  double rtf = sim_s > 0 ? wall / sim_s : 0;
+  double eta = done > 0 ? wall * (total - done) / done : 0;
+  fprintf(stderr, "%s  t = %.1f / %.1f ms  [%3.0f%%]  %.2f s wall  RTF %.3g  ETA %.1f s%s",
+          p->tty ? "\r" : "", hi * p->dt, p->until * p->dt,
+          total > 0 ? 100.0 * done / total : 100.0, wall, rtf, eta,
+          p->tty ? "   " : "\n");
+  if (p->tty && hi >= p->until) fputc('\n', stderr);
+  return 0;
+}
+
+/* ---- report ---- */
+
+static int write_json_atomic(const char *dir, const char *name, json_t *j) {
+  char path[4200], tmp[4300];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  NTW_CHECK(json_dump_file(j, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) == 0,
+            NTW_ERR_IO, "%s: cannot write", tmp);
+  NTW_CHECK(rename(tmp, path) == 0, NTW_ERR_IO, "%s: cannot rename: %s", path,
+            strerror(errno));
+  return 0;
+}
+
+static void fmt_count(char *buf, size_t n, double x) {
+  if (x >= 1e9) snprintf(buf, n, "%.2f G", x / 1e9);
+  else if (x >= 1e6) snprintf(buf, n, "%.2f M", x / 1e6);
+  else if (x >= 1e4) snprintf(buf, n, "%.1f k", x / 1e3);
+  else snprintf(buf, n, "%.0f", x);
+}
+
+typedef struct {
+  const run_args *args;
+  const ntw_config *cfg;
+  ntw_engine *eng;
+  const char *binding;
+  uint64_t rss_base;
+  double t_from_ms, t_to_ms;
+} report_in;
+
+static int report(const report_in *in) {
+  int rank, P;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &P);
+  const ntw_config *cfg = in->cfg;
+  ntw_engine_stats st;
+  ntw_engine_get_stats(in->eng, &st);
+  uint64_t peak = ntw_peak_rss_bytes();
+  uint64_t mine[5] = {st.syn_local, st.spikes_local, st.events_local,
+                      peak > in->rss_base ? peak - in->rss_base : 0,
+                      in->rss_base};
+  uint64_t sum[5];
+  MPI_Reduce(mine, sum, 5, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+  uint64_t *pops = calloc(cfg->npops, sizeof *pops);
+  NTW_ALLOC_CHECK(pops);
+  MPI_Reduce(ntw_engine_pop_spikes(in->eng), pops, (int)cfg->npops,
+             MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+  double tm[3] = {st.comm_s, st.wall_sim_s, st.wall_build_s}, tmax[3];
+  MPI_Reduce(tm, tmax, 3, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+  double *comm_all = rank == 0 ? malloc((size_t)P * sizeof *comm_all) : NULL;
+  uint64_t *peak_all = rank == 0 ? malloc((size_t)P * sizeof *peak_all) : NULL;
+  char *bind_all = rank == 0 ? calloc((size_t)P, 128) : NULL;
+  char bind_mine[128] = {0};
+  snprintf(bind_mine, sizeof bind_mine, "%s", in->binding);
+  MPI_Gather(&st.comm_s, 1, MPI_DOUBLE, comm_all, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  MPI_Gather(&peak, 1, MPI_UINT64_T, peak_all, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+  MPI_Gather(bind_mine, 128, MPI_CHAR, bind_all, 128, MPI_CHAR, 0, MPI_COMM_WORLD);
+  int err = 0;
+  if (rank == 0) {
+    double t_sim = in->t_to_ms - in->t_from_ms;
+    double wall = tmax[1];
+    json_t *j = json_object();
+    json_object_set_new(j, "ntwin_version", json_string(NTW_VERSION));
+    json_object_set_new(j, "config", json_string(cfg->path));
+    json_object_set_new(j, "regime", json_string("offline"));
+    json_object_set_new(j, "ranks", json_integer(P));
+    json_object_set_new(j, "partition", json_string(cfg->sim.partition));
+    json_object_set_new(j, "comm", json_string(cfg->sim.comm));
+    json_object_set_new(j, "seed", json_integer((json_int_t)cfg->sim.seed));
+    json_object_set_new(j, "dt_ms", json_real(cfg->sim.dt));
+    json_object_set_new(j, "window_ms", json_real(st.window_steps * cfg->sim.dt));
+    json_object_set_new(j, "min_delay_built_ms",
+                        json_real(st.min_delay_built * cfg->sim.dt));
+    json_object_set_new(j, "neurons", json_integer((json_int_t)st.n_global));
+    json_object_set_new(j, "synapses", json_integer((json_int_t)sum[0]));
+    json_object_set_new(j, "spikes", json_integer((json_int_t)sum[1]));
+    json_object_set_new(j, "events", json_integer((json_int_t)sum[2]));
+    json_object_set_new(j, "t_sim_ms", json_real(t_sim));
+    json_object_set_new(j, "wall_build_s", json_real(tmax[2]));
+    json_object_set_new(j, "wall_sim_s", json_real(wall));
+    json_object_set_new(j, "rtf", json_real(t_sim > 0 ? wall / (t_sim * 1e-3) : 0));
+    json_object_set_new(j, "events_per_s", json_real(wall > 0 ? sum[2] / wall : 0));
+    json_object_set_new(j, "comm_s", json_real(tmax[0]));
+    json_object_set_new(j, "comm_share", json_real(wall > 0 ? tmax[0] / wall : 0));
+    json_t *ca = json_array(), *pa = json_array(), *ba = json_array();
+    for (int r = 0; r < P; r++) {
+      json_array_append_new(ca, json_real(comm_all[r]));
+      json_array_append_new(pa, json_integer((json_int_t)peak_all[r]));
+      json_array_append_new(ba, json_string(bind_all + 128 * r));
+    }
+    json_object_set_new(j, "comm_s_per_rank", ca);
+    json_object_set_new(j, "peak_rss_bytes", pa);
+    json_object_set_new(j, "bytes_per_synapse",
+                        json_real(sum[0] ? (double)sum[3] / (double)sum[0] : 0));
+    json_object_set_new(j, "fixed_overhead_bytes", json_integer((json_int_t)sum[4]));
+    json_t *rates = json_object();
+    for (size_t p = 0; p < cfg->npops; p++)
+      json_object_set_new(rates, cfg->pops[p].name,
+                          json_real(t_sim > 0 ? pops[p] / (cfg->pops[p].size * t_sim * 1e-3)
+                                              : 0));
+    json_object_set_new(j, "rates_hz", rates);
+    json_object_set_new(j, "bind", json_string(cfg->sim.bind));
+    json_object_set_new(j, "binding", ba);
+    err = write_json_atomic(in->args->out, "report.json", j);
+    json_decref(j);
+    if (!err && !in->args->quiet) {
+      char a[32], b[32], c[32], d[32];
+      fmt_count(a, sizeof a, (double)st.n_global);
+      fmt_count(b, sizeof b, (double)sum[0]);
+      fmt_count(c, sizeof c, (double)sum[1]);
+      fmt_count(d, sizeof d, wall > 0 ? sum[2] / wall : 0);
+      fprintf(stderr,
+              "ntwin run: %s on %d rank%s (partition %s, comm %s, bind %s)\n"
+              "  network   %s neurons, %s synapses, window %.3g ms (%d steps)\n"
+              "  simulated %.1f ms in %.3f s wall: RTF %.3g (build %.2f s)\n"
+              "  spikes    %s:",
+              cfg->path, P, P > 1 ? "s" : "", cfg->sim.partition, cfg->sim.comm,
+              cfg->sim.bind, a, b, st.window_steps * cfg->sim.dt, st.window_steps,
+              t_sim, wall, t_sim > 0 ? wall / (t_sim * 1e-3) : 0, tmax[2], c);
+      for (size_t p = 0; p < cfg->npops; p++)
+        fprintf(stderr, " %s %.2f Hz", cfg->pops[p].name,
+                t_sim > 0 ? pops[p] / (cfg->pops[p].size * t_sim * 1e-3) : 0);
+      fprintf(stderr,
+              "\n  events    %s/s delivered; comm %.3f s (%.1f%% of wall)\n"
+              "  memory    %.2f bytes/synapse (+ %.0f MB runtime overhead per rank)\n"
+              "  output    %s/spikes.h5, %s/report.json\n",
+              d, tmax[0], wall > 0 ? 100 * tmax[0] / wall : 0,
+              sum[0] ? (double)sum[3] / (double)sum[0] : 0, sum[4] / 1e6 / P,
+              in->args->out, in->args->out);
+    }
+  }
+  free(pops), free(comm_all), free(peak_all), free(bind_all);
+  MPI_Bcast(&err, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  return err;
+}
+
+int ntw_cli_run(int argc, char **argv) {
+  int rank, P;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &P);
+  uint64_t rss_base = ntw_rss_bytes();
+  run_args a;
+  int err = parse_args(argc, argv, &a);
+  if (err) { /* the same on every rank: no agreement needed */
+    if (rank == 0)
+      fprintf(stderr, "ntwin: error: %s\n(see 'ntwin help')\n", ntw_error_msg());
+    return 2;
+  }
+  ntw_config *cfg = NULL;
+  ntw_part *part = NULL;
+  ntw_comm *comm = NULL;
+  ntw_engine *eng = NULL;
+  recorder rec = {0};
+  char binding[128] = "none";
+  int rc = 1;
+
+  if (agree(load_config(&a, &cfg))) goto done;
+  err = rank == 0 ? make_out_dir(a.out) : 0;
+  if (agree(err)) goto done;
+  {
+    ntw_bind_mode mode;
+    err = ntw_place_parse(cfg->sim.bind, &mode);
+    if (!err) err = ntw_place_bind(MPI_COMM_WORLD, mode, binding, sizeof binding);
+    if (agree(err)) goto done;
+  }
+  if (agree(ntw_part_create(cfg->sim.partition, cfg->n_neurons, P, &part))) goto done;
+  if (agree(ntw_comm_create(cfg->sim.comm, MPI_COMM_WORLD, &comm))) goto done;
+  if (agree(ntw_engine_create(cfg, comm, part, &eng))) goto done;
+
+  /* Spike recorder. */
+  {
+    rec.cfg = cfg;
+    rec.rec_index = malloc(cfg->npops * sizeof *rec.rec_index);
+    const char **names = malloc(cfg->npops * sizeof *names);
+    size_t nrec = 0;
+    err = rec.rec_index && names ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory");
+    for (size_t p = 0; !err && p < cfg->npops; p++) {
+      rec.rec_index[p] = cfg->pops[p].record_spikes ? (int)nrec : -1;
+      if (cfg->pops[p].record_spikes) names[nrec++] = cfg->pops[p].name;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/spikes.h5", a.out);
+    if (agree(err)) {
+      free(names);
+      goto done;
+    }
+    err = ntw_spikes_open(MPI_COMM_WORLD, path, nrec, names, cfg->sim.dt, &rec.w);
+    free(names);
+    if (agree(err)) goto done;
+    rec.flushed_to = 0;
+    int64_t every = ntw_engine_steps(eng, 1000.0); /* about 1 s of model time */
+    rec.flush_every = every > 0 ? every : 1;
+    NTW_GOTO(err, ntw_engine_add_hook(eng, NTW_HOOK_AFTER_WINDOW, recorder_hook, &rec),
+             done);
+  }
+  int64_t until = ntw_engine_steps(eng, cfg->sim.t_stop);
+  progress prog = {.dt = cfg->sim.dt, .until = until, .tty = isatty(2) != 0};
+  if (rank == 0 && !a.quiet)
+    NTW_GOTO(err, ntw_engine_add_hook(eng, NTW_HOOK_AFTER_WINDOW, progress_hook, &prog),
+             done);
+
+  prog.t_start_wall = prog.last_print = MPI_Wtime();
+  err = ntw_engine_run(eng, until);
+  if (!err) err = recorder_flush(&rec, until + 1);
+  if (err) die(err); /* other ranks may be inside a collective */
+  if (agree(ntw_spikes_close(&rec.w, true))) goto done;
+  report_in ri = {&a, cfg, eng, binding, rss_base, 0.0, until * cfg->sim.dt};
+  if (agree(report(&ri))) goto done;
+  rc = 0;
+done:
+  if (rec.w) ntw_spikes_close(&rec.w, false);
+  free(rec.buf);
+  free(rec.rec_index);
+  ntw_engine_destroy(&eng);
+  ntw_comm_destroy(&comm);
+  ntw_part_destroy(&part);
+  ntw_config_destroy(&cfg);
+  return rc;
+}

@@ -408,7 +408,7 @@ static int parse_params(const cfg_ctx *c, ntw_pop_cfg *pop, json_t *jp,
     cfg_path pf = fld(field, key);
     size_t len = strlen(key);
     if (len == 0 || len >= NTW_NAME_MAX)
-      return CFG_FAIL(c, pf.s,
+      return CFG_FAIL(c, len ? pf.s : field,
                       "parameter names must have 1 to %d characters (got "
                       "\"%s\")",
                       NTW_NAME_MAX - 1, key);
@@ -578,9 +578,9 @@ static int parse_proj(const cfg_ctx *c, const ntw_config *cfg, json_t *jp,
     case NTW_DIST_NORMAL:
     case NTW_DIST_LOGNORMAL:
       return CFG_FAIL(c, f.s,
-                      "the delay must be >= dt = %.15g ms; a %s delay needs "
-                      "\"min\" >= %.15g to bound it (got %s)",
-                      dt, dist_names[pj->delay.kind - 1], dt, jshow(v).s);
+                      "the delay must be >= dt = %.15g ms: set \"min\" >= "
+                      "%.15g for a %s delay (got %s)",
+                      dt, dt, dist_names[pj->delay.kind - 1], jshow(v).s);
     }
   }
   return 0;

@@ -146,7 +146,8 @@ int ntw_config_pop_index(const ntw_config *cfg, const char *name);
 /* Lookup of a population parameter by name; NULL if absent. */
 const ntw_param *ntw_config_param(const ntw_pop_cfg *pop, const char *name);
 
-/* Apply command-line overrides after parsing (NULL/negative = keep).
+/* Apply command-line overrides after parsing (NULL = keep). Nothing is
+ * changed unless all of them are valid.
  * Validates them like the file's own fields (field named "--t-stop" etc.). */
 int ntw_config_override(ntw_config *cfg, const double *t_stop,
                         const uint64_t *seed, const char *partition,

@@ -1,0 +1,872 @@
+/* io/config.c - parse and validate the JSON run configuration.
+ *
+ * Validation is complete and happens once, here: the engine may trust every
+ * field of an ntw_config. Each error names the file and the JSON path of the
+ * offending field, so a user never has to guess which of many projections
+ * is wrong. Parsing writes straight into the (zeroed) config; on any failure
+ * ntw_config_destroy() frees whatever was filled so far, which keeps every
+ * error path leak-free without per-function cleanup. */
+#include "io/config.h"
+
+#include "core/ntw_error.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NTW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Where an error is reported: "<file>: <field>: ..." for the file, or just
+ * "<flag>: ..." for command-line overrides (file = "", sep = ""). */
+typedef struct {
+  const char *file;
+  const char *sep;
+  const ntw_config *cfg; /* for population look-ups */
+} cfg_ctx;
+
+#define CFG_FAIL(c, field, fmt, ...)                                   \
+  NTW_ERR(NTW_ERR_CONFIG, "%s%s%s: " fmt, (c)->file, (c)->sep, (field), \
+          ##__VA_ARGS__)
+
+/* Field paths and value renderings are small fixed buffers returned by
+ * value, so messages can be built inline without allocation. */
+typedef struct {
+  char s[256];
+} cfg_path;
+
+typedef struct {
+  char s[96];
+} cfg_show;
+
+static const char *const rule_names[] = {"fixed_indegree", "fixed_probability",
+                                         "one_to_one", "all_to_all"};
+/* Indexed by ntw_dist_kind - 1 (constants are plain numbers). */
+static const char *const dist_names[] = {"uniform", "normal", "lognormal"};
+static const char *const partition_names[] = {"round_robin", "block"};
+static const char *const bind_names[] = {"core", "numa", "none"};
+static const char *const comm_names[] = {"mpi"};
+static const char *const stim_names[] = {"poisson", "dc"};
+
+static const char *const top_keys[] = {"simulation", "populations",
+                                       "projections", "stimuli", "record"};
+static const char *const sim_keys[] = {"dt",        "t_stop", "seed",
+                                       "partition", "bind",   "comm"};
+static const char *const pop_keys[] = {"name", "model", "size", "params"};
+static const char *const proj_keys[] = {
+    "source", "target", "rule",           "indegree",       "p",
+    "weight", "delay",  "allow_autapses", "allow_multapses"};
+static const char *const stim_keys[] = {"type",      "target", "rate", "weight",
+                                        "amplitude", "start",  "stop"};
+static const char *const record_keys[] = {"spikes"};
+static const char *const dist_keys[] = {"distribution", "low", "high",
+                                        "mean",         "std", "mu",
+                                        "sigma",        "min", "max"};
+
+/* Append with silent truncation: an over-long key only shortens the path
+ * shown in a message (and snprintf would trip -Wformat-truncation). */
+static void path_cat(cfg_path *p, const char *s) {
+  size_t used = strlen(p->s), n = strlen(s);
+  if (n > sizeof p->s - 1 - used) n = sizeof p->s - 1 - used;
+  memcpy(p->s + used, s, n);
+  p->s[used + n] = '\0';
+}
+
+static cfg_path fld(const char *base, const char *key) {
+  cfg_path p = {.s = ""};
+  path_cat(&p, base);
+  if (base[0] != '\0') path_cat(&p, ".");
+  path_cat(&p, key);
+  return p;
+}
+
+static cfg_path fld_idx(const char *base, size_t i) {
+  char idx[32];
+  cfg_path p = {.s = ""};
+  snprintf(idx, sizeof idx, "[%zu]", i);
+  path_cat(&p, base);
+  path_cat(&p, idx);
+  return p;
+}
+
+/* The JSON text of a value, shortened: it is only there to show the user
+ * what the parser actually saw. */
+static cfg_show jshow(const json_t *v) {
+  cfg_show out;
+  char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT |
+                              JSON_REAL_PRECISION(15));
+  if (s == NULL) {
+    snprintf(out.s, sizeof out.s, "?");
+    return out;
+  }
+  if (strlen(s) >= sizeof out.s)
+    snprintf(out.s, sizeof out.s, "%.*s...", (int)sizeof out.s - 4, s);
+  else
+    snprintf(out.s, sizeof out.s, "%s", s);
+  free(s);
+  return out;
+}
+
+static int find_name(const char *s, const char *const *names, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(s, names[i]) == 0) return (int)i;
+  return -1;
+}
+
+static void join_names(char *buf, size_t cap, const char *const *names,
+                       size_t n) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; i < n && used < cap; i++)
+    used += (size_t)snprintf(buf + used, cap - used, "%s%s", i ? ", " : "",
+                             names[i]);
+}
+
+static int check_keys(const cfg_ctx *c, json_t *obj, const char *where,
+                      const char *const *allowed, size_t n) {
+  const char *key;
+  json_t *val;
+  json_object_foreach(obj, key, val) {
+    if (find_name(key, allowed, n) < 0)
+      return CFG_FAIL(c, fld(where, key).s, "unknown field");
+  }
+  return 0;
+}
+
+static int need(const cfg_ctx *c, json_t *obj, const char *where,
+                const char *key, json_t **v) {
+  *v = json_object_get(obj, key);
+  if (*v == NULL) return CFG_FAIL(c, fld(where, key).s, "missing required field");
+  return 0;
+}
+
+static int need_object(const cfg_ctx *c, json_t *v, const char *field) {
+  if (!json_is_object(v))
+    return CFG_FAIL(c, field, "must be an object (got %s)", jshow(v).s);
+  return 0;
+}
+
+static int num_value(const cfg_ctx *c, json_t *v, const char *field,
+                     double *out) {
+  if (!json_is_number(v))
+    return CFG_FAIL(c, field, "must be a number (got %s)", jshow(v).s);
+  double x = json_number_value(v);
+  /* jansson rejects NaN/inf literals and overflowing reals already; this
+   * guards against a future parser that does not. */
+  if (!isfinite(x))
+    return CFG_FAIL(c, field, "must be a finite number (got %s)", jshow(v).s);
+  *out = x;
+  return 0;
+}
+
+static int bool_value(const cfg_ctx *c, json_t *v, const char *field,
+                      bool *out) {
+  if (!json_is_boolean(v))
+    return CFG_FAIL(c, field, "must be true or false (got %s)", jshow(v).s);
+  *out = json_is_true(v);
+  return 0;
+}
+
+/* A count >= min. Integral reals (1e4) are accepted because scientific
+ * notation is natural for sizes, but only up to 2^53 where doubles are exact. */
+static int count_value(const cfg_ctx *c, json_t *v, const char *field,
+                       uint64_t min, uint64_t *out) {
+  const char *what = min > 0 ? "a positive integer" : "a non-negative integer";
+  if (json_is_integer(v)) {
+    json_int_t x = json_integer_value(v);
+    if (x >= 0 && (uint64_t)x >= min) {
+      *out = (uint64_t)x;
+      return 0;
+    }
+  } else if (json_is_real(v)) {
+    double x = json_real_value(v);
+    if (isfinite(x) && x == floor(x) && x >= (double)min && x <= 0x1p53) {
+      *out = (uint64_t)x;
+      return 0;
+    }
+  }
+  return CFG_FAIL(c, field, "must be %s (got %s)", what, jshow(v).s);
+}
+
+static int choice_value(const cfg_ctx *c, json_t *v, const char *field,
+                        const char *what, const char *const *names, size_t n,
+                        int *idx) {
+  if (!json_is_string(v))
+    return CFG_FAIL(c, field, "must be a string (got %s)", jshow(v).s);
+  const char *s = json_string_value(v);
+  *idx = find_name(s, names, n);
+  if (*idx < 0) {
+    char known[256];
+    join_names(known, sizeof known, names, n);
+    return CFG_FAIL(c, field, "unknown %s '%s' (known: %s)", what, s, known);
+  }
+  return 0;
+}
+
+/* A non-empty string that fits a NTW_NAME_MAX buffer. */
+static int name_value(const cfg_ctx *c, json_t *v, const char *field,
+                      char dst[NTW_NAME_MAX]) {
+  if (!json_is_string(v))
+    return CFG_FAIL(c, field, "must be a string (got %s)", jshow(v).s);
+  const char *s = json_string_value(v);
+  size_t len = json_string_length(v);
+  if (len == 0) return CFG_FAIL(c, field, "must not be empty (got \"\")");
+  if (len >= NTW_NAME_MAX)
+    return CFG_FAIL(c, field, "must be at most %d characters (got %s)",
+                    NTW_NAME_MAX - 1, jshow(v).s);
+  memcpy(dst, s, len + 1);
+  return 0;
+}
+
+static int pop_ref(const cfg_ctx *c, json_t *v, const char *field, int *idx) {
+  if (!json_is_string(v))
+    return CFG_FAIL(c, field, "must be a population name (got %s)",
+                    jshow(v).s);
+  const char *s = json_string_value(v);
+  *idx = ntw_config_pop_index(c->cfg, s);
+  if (*idx >= 0) return 0;
+  char known[200];
+  size_t used = 0;
+  known[0] = '\0';
+  for (size_t i = 0; i < c->cfg->npops; i++) {
+    const char *name = c->cfg->pops[i].name;
+    /* Keep room for ", ..." so a long list stays one readable line. */
+    if (used + strlen(name) + 8 >= sizeof known) {
+      snprintf(known + used, sizeof known - used, ", ...");
+      break;
+    }
+    used += (size_t)snprintf(known + used, sizeof known - used, "%s%s",
+                             i ? ", " : "", name);
+  }
+  return CFG_FAIL(c, field, "unknown population '%s' (known: %s)", s, known);
+}
+
+double ntw_dist_lower(const ntw_dist *d) {
+  switch (d->kind) {
+  case NTW_DIST_CONST:
+  case NTW_DIST_UNIFORM:
+    return d->a;
+  case NTW_DIST_NORMAL:
+    return d->min;
+  case NTW_DIST_LOGNORMAL:
+    return d->min > 0.0 ? d->min : 0.0; /* exp() is never negative */
+  }
+  return -INFINITY;
+}
+
+double ntw_dist_upper(const ntw_dist *d) {
+  switch (d->kind) {
+  case NTW_DIST_CONST:
+    return d->a;
+  case NTW_DIST_UNIFORM:
+    return d->b;
+  case NTW_DIST_NORMAL:
+  case NTW_DIST_LOGNORMAL:
+    return d->max;
+  }
+  return INFINITY;
+}
+
+/* VALUE: a number or {"distribution": ..., ...}. */
+static int dist_value(const cfg_ctx *c, json_t *v, const char *field,
+                      ntw_dist *d) {
+  d->kind = NTW_DIST_CONST;
+  d->a = d->b = 0.0;
+  d->min = -INFINITY;
+  d->max = INFINITY;
+  if (json_is_number(v)) return num_value(c, v, field, &d->a);
+  if (!json_is_object(v))
+    return CFG_FAIL(c, field,
+                    "must be a number or a distribution object (got %s)",
+                    jshow(v).s);
+  NTW_TRY(check_keys(c, v, field, dist_keys, NTW_ARRAY_LEN(dist_keys)));
+  json_t *jd;
+  int k;
+  NTW_TRY(need(c, v, field, "distribution", &jd));
+  NTW_TRY(choice_value(c, jd, fld(field, "distribution").s, "distribution",
+                       dist_names, NTW_ARRAY_LEN(dist_names), &k));
+  d->kind = (ntw_dist_kind)(k + 1);
+
+  static const char *const params[3][2] = {
+      {"low", "high"}, {"mean", "std"}, {"mu", "sigma"}};
+  const char *an = params[k][0], *bn = params[k][1];
+  const bool clipped = d->kind != NTW_DIST_UNIFORM;
+  const char *key;
+  json_t *val;
+  json_object_foreach(v, key, val) {
+    bool ok = strcmp(key, "distribution") == 0 || strcmp(key, an) == 0 ||
+              strcmp(key, bn) == 0 ||
+              (clipped && (strcmp(key, "min") == 0 || strcmp(key, "max") == 0));
+    if (!ok)
+      return CFG_FAIL(c, fld(field, key).s,
+                      "not allowed for a %s distribution", dist_names[k]);
+  }
+
+  json_t *ja, *jb;
+  NTW_TRY(need(c, v, field, an, &ja));
+  NTW_TRY(num_value(c, ja, fld(field, an).s, &d->a));
+  NTW_TRY(need(c, v, field, bn, &jb));
+  NTW_TRY(num_value(c, jb, fld(field, bn).s, &d->b));
+  if (d->kind == NTW_DIST_UNIFORM) {
+    if (!(d->b > d->a))
+      return CFG_FAIL(c, fld(field, "high").s,
+                      "must be greater than low = %.15g (got %s)", d->a,
+                      jshow(jb).s);
+    return 0;
+  }
+  if (!(d->b >= 0.0))
+    return CFG_FAIL(c, fld(field, bn).s, "must be >= 0 (got %s)",
+                    jshow(jb).s);
+  json_t *jmin = json_object_get(v, "min"), *jmax = json_object_get(v, "max");
+  if (jmin) NTW_TRY(num_value(c, jmin, fld(field, "min").s, &d->min));
+  if (jmax) NTW_TRY(num_value(c, jmax, fld(field, "max").s, &d->max));
+  if (jmin && jmax && !(d->min < d->max))
+    return CFG_FAIL(c, fld(field, "max").s,
+                    "must be greater than min = %.15g (got %s)", d->min,
+                    jshow(jmax).s);
+  return 0;
+}
+
+static int parse_sim(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
+  json_t *s, *v;
+  ntw_sim_cfg *sim = &cfg->sim;
+  NTW_TRY(need(c, root, "", "simulation", &s));
+  NTW_TRY(need_object(c, s, "simulation"));
+  NTW_TRY(check_keys(c, s, "simulation", sim_keys, NTW_ARRAY_LEN(sim_keys)));
+
+  NTW_TRY(need(c, s, "simulation", "dt", &v));
+  NTW_TRY(num_value(c, v, "simulation.dt", &sim->dt));
+  if (!(sim->dt > 0.0))
+    return CFG_FAIL(c, "simulation.dt", "must be > 0 (got %s)", jshow(v).s);
+
+  NTW_TRY(need(c, s, "simulation", "t_stop", &v));
+  NTW_TRY(num_value(c, v, "simulation.t_stop", &sim->t_stop));
+  if (!(sim->t_stop >= 0.0))
+    return CFG_FAIL(c, "simulation.t_stop", "must be >= 0 (got %s)",
+                    jshow(v).s);
+
+  sim->seed = 12345;
+  if ((v = json_object_get(s, "seed")) != NULL) {
+    /* Only true JSON integers: a seed written as 1e6 is almost surely a
+     * mistake, and reals above 2^53 would silently lose bits. */
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+      return CFG_FAIL(c, "simulation.seed",
+                      "must be a non-negative integer (got %s)", jshow(v).s);
+    sim->seed = (uint64_t)json_integer_value(v);
+  }
+
+  struct {
+    const char *key, *what, *def;
+    const char *const *names;
+    size_t n;
+    char *dst;
+  } choices[] = {
+      {"partition", "partition", "round_robin", partition_names,
+       NTW_ARRAY_LEN(partition_names), sim->partition},
+      {"bind", "bind", "core", bind_names, NTW_ARRAY_LEN(bind_names),
+       sim->bind},
+      {"comm", "comm", "mpi", comm_names, NTW_ARRAY_LEN(comm_names),
+       sim->comm},
+  };
+  for (size_t i = 0; i < NTW_ARRAY_LEN(choices); i++) {
+    const char *val = choices[i].def;
+    if ((v = json_object_get(s, choices[i].key)) != NULL) {
+      int k;
+      NTW_TRY(choice_value(c, v, fld("simulation", choices[i].key).s,
+                           choices[i].what, choices[i].names, choices[i].n,
+                           &k));
+      val = choices[i].names[k];
+    }
+    snprintf(choices[i].dst, NTW_NAME_MAX, "%s", val);
+  }
+  return 0;
+}
+
+static bool valid_pop_name(const char *s) {
+  for (; *s; s++) {
+    char ch = *s;
+    bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+              (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+static int parse_params(const cfg_ctx *c, ntw_pop_cfg *pop, json_t *jp,
+                        const char *field) {
+  NTW_TRY(need_object(c, jp, field));
+  size_t n = json_object_size(jp);
+  if (n == 0) return 0;
+  pop->params = calloc(n, sizeof *pop->params);
+  NTW_ALLOC_CHECK(pop->params);
+  const char *key;
+  json_t *val;
+  json_object_foreach(jp, key, val) {
+    cfg_path pf = fld(field, key);
+    size_t len = strlen(key);
+    if (len == 0 || len >= NTW_NAME_MAX)
+      return CFG_FAIL(c, len ? pf.s : field,
+                      "parameter names must have 1 to %d characters (got "
+                      "\"%s\")",
+                      NTW_NAME_MAX - 1, key);
+    ntw_param *p = &pop->params[pop->nparams];
+    memcpy(p->name, key, len + 1);
+    NTW_TRY(dist_value(c, val, pf.s, &p->value));
+    pop->nparams++;
+  }
+  return 0;
+}
+
+static int parse_pops(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
+  json_t *arr, *v;
+  NTW_TRY(need(c, root, "", "populations", &arr));
+  if (!json_is_array(arr) || json_array_size(arr) == 0)
+    return CFG_FAIL(c, "populations", "must be a non-empty array (got %s)",
+                    jshow(arr).s);
+  size_t n = json_array_size(arr);
+  cfg->pops = calloc(n, sizeof *cfg->pops);
+  NTW_ALLOC_CHECK(cfg->pops);
+  cfg->npops = n;
+
+  uint64_t gid = 0;
+  for (size_t i = 0; i < n; i++) {
+    ntw_pop_cfg *pop = &cfg->pops[i];
+    json_t *jp = json_array_get(arr, i);
+    cfg_path where = fld_idx("populations", i);
+    NTW_TRY(need_object(c, jp, where.s));
+    NTW_TRY(check_keys(c, jp, where.s, pop_keys, NTW_ARRAY_LEN(pop_keys)));
+
+    cfg_path f = fld(where.s, "name");
+    NTW_TRY(need(c, jp, where.s, "name", &v));
+    NTW_TRY(name_value(c, v, f.s, pop->name));
+    /* Names appear in file names and HDF5 paths, so keep them plain. */
+    if (!valid_pop_name(pop->name))
+      return CFG_FAIL(c, f.s,
+                      "may contain only letters, digits, '_' and '-' (got %s)",
+                      jshow(v).s);
+    for (size_t j = 0; j < i; j++)
+      if (strcmp(cfg->pops[j].name, pop->name) == 0)
+        return CFG_FAIL(c, f.s,
+                        "duplicate population name (also populations[%zu]) "
+                        "(got %s)",
+                        j, jshow(v).s);
+
+    NTW_TRY(need(c, jp, where.s, "model", &v));
+    NTW_TRY(name_value(c, v, fld(where.s, "model").s, pop->model));
+
+    f = fld(where.s, "size");
+    NTW_TRY(need(c, jp, where.s, "size", &v));
+    NTW_TRY(count_value(c, v, f.s, 1, &pop->size));
+    if (pop->size > UINT64_MAX - gid)
+      return CFG_FAIL(c, f.s,
+                      "the total number of neurons overflows 64 bits (got %s)",
+                      jshow(v).s);
+    pop->first_gid = gid;
+    gid += pop->size;
+
+    if ((v = json_object_get(jp, "params")) != NULL)
+      NTW_TRY(parse_params(c, pop, v, fld(where.s, "params").s));
+  }
+  cfg->n_neurons = gid;
+  return 0;
+}
+
+static int parse_proj(const cfg_ctx *c, const ntw_config *cfg, json_t *jp,
+                      const char *where, ntw_proj_cfg *pj) {
+  json_t *v;
+  int k;
+  NTW_TRY(need_object(c, jp, where));
+  NTW_TRY(check_keys(c, jp, where, proj_keys, NTW_ARRAY_LEN(proj_keys)));
+
+  NTW_TRY(need(c, jp, where, "source", &v));
+  NTW_TRY(pop_ref(c, v, fld(where, "source").s, &pj->source));
+  NTW_TRY(need(c, jp, where, "target", &v));
+  NTW_TRY(pop_ref(c, v, fld(where, "target").s, &pj->target));
+  const ntw_pop_cfg *src = &cfg->pops[pj->source];
+  const ntw_pop_cfg *tgt = &cfg->pops[pj->target];
+
+  NTW_TRY(need(c, jp, where, "rule", &v));
+  NTW_TRY(choice_value(c, v, fld(where, "rule").s, "rule", rule_names,
+                       NTW_ARRAY_LEN(rule_names), &k));
+  pj->rule = (ntw_rule)k;
+
+  /* NEST's defaults, so configs translated from NEST mean the same. */
+  pj->allow_autapses = pj->allow_multapses = true;
+  if ((v = json_object_get(jp, "allow_autapses")) != NULL)
+    NTW_TRY(bool_value(c, v, fld(where, "allow_autapses").s,
+                       &pj->allow_autapses));
+  if ((v = json_object_get(jp, "allow_multapses")) != NULL)
+    NTW_TRY(bool_value(c, v, fld(where, "allow_multapses").s,
+                       &pj->allow_multapses));
+
+  /* Rule-specific fields: required for their rule, rejected otherwise so a
+   * leftover "indegree" on an all_to_all projection is not silently ignored. */
+  cfg_path f = fld(where, "indegree");
+  v = json_object_get(jp, "indegree");
+  if (pj->rule == NTW_RULE_FIXED_INDEGREE) {
+    if (v == NULL)
+      return CFG_FAIL(c, f.s, "missing required field (rule fixed_indegree)");
+    NTW_TRY(count_value(c, v, f.s, 1, &pj->indegree));
+    const bool self = pj->source == pj->target && !pj->allow_autapses;
+    const uint64_t avail = src->size - (self ? 1 : 0);
+    if (avail == 0)
+      return CFG_FAIL(c, f.s,
+                      "population '%s' has a single neuron and autapses are "
+                      "not allowed, so there is no possible source (got %s)",
+                      src->name, jshow(v).s);
+    if (!pj->allow_multapses && pj->indegree > avail) {
+      if (self)
+        return CFG_FAIL(c, f.s,
+                        "%" PRIu64 " exceeds the %" PRIu64
+                        " possible sources in population '%s' (%" PRIu64
+                        " minus the target itself, autapses are not allowed) "
+                        "and multapses are not allowed",
+                        pj->indegree, avail, src->name, src->size);
+      return CFG_FAIL(c, f.s,
+                      "%" PRIu64 " exceeds the size of source population "
+                      "'%s' (%" PRIu64 ") and multapses are not allowed",
+                      pj->indegree, src->name, src->size);
+    }
+  } else if (v != NULL) {
+    return CFG_FAIL(c, f.s, "only allowed with rule fixed_indegree (rule is "
+                            "'%s')", rule_names[k]);
+  }
+
+  f = fld(where, "p");
+  v = json_object_get(jp, "p");
+  if (pj->rule == NTW_RULE_FIXED_PROBABILITY) {
+    if (v == NULL)
+      return CFG_FAIL(c, f.s,
+                      "missing required field (rule fixed_probability)");
+    NTW_TRY(num_value(c, v, f.s, &pj->p));
+    if (!(pj->p > 0.0 && pj->p <= 1.0))
+      return CFG_FAIL(c, f.s, "must be in (0, 1] (got %s)", jshow(v).s);
+  } else if (v != NULL) {
+    return CFG_FAIL(c, f.s, "only allowed with rule fixed_probability (rule "
+                            "is '%s')", rule_names[k]);
+  }
+
+  if (pj->rule == NTW_RULE_ONE_TO_ONE && src->size != tgt->size)
+    return CFG_FAIL(c, fld(where, "rule").s,
+                    "one_to_one needs source and target of equal size "
+                    "('%s' has %" PRIu64 ", '%s' has %" PRIu64
+                    ") (got \"one_to_one\")",
+                    src->name, src->size, tgt->name, tgt->size);
+
+  NTW_TRY(need(c, jp, where, "weight", &v));
+  NTW_TRY(dist_value(c, v, fld(where, "weight").s, &pj->weight));
+
+  f = fld(where, "delay");
+  NTW_TRY(need(c, jp, where, "delay", &v));
+  NTW_TRY(dist_value(c, v, f.s, &pj->delay));
+  /* A spike must not arrive within the step it was emitted in: the exchange
+   * between ranks relies on a minimum delay of one step. */
+  const double dt = cfg->sim.dt, lo = ntw_dist_lower(&pj->delay);
+  if (!(lo >= dt)) {
+    switch (pj->delay.kind) {
+    case NTW_DIST_CONST:
+      return CFG_FAIL(c, f.s, "the delay must be >= dt = %.15g ms (got %s)",
+                      dt, jshow(v).s);
+    case NTW_DIST_UNIFORM:
+      return CFG_FAIL(c, f.s,
+                      "the delay must be >= dt = %.15g ms, so \"low\" must be "
+                      ">= %.15g (got %s)",
+                      dt, dt, jshow(v).s);
+    case NTW_DIST_NORMAL:
+    case NTW_DIST_LOGNORMAL:
+      return CFG_FAIL(c, f.s,
+                      "the delay must be >= dt = %.15g ms: set \"min\" >= "
+                      "%.15g for a %s delay (got %s)",
+                      dt, dt, dist_names[pj->delay.kind - 1], jshow(v).s);
+    }
+  }
+  return 0;
+}
+
+static int parse_projs(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
+  json_t *arr = json_object_get(root, "projections");
+  if (arr == NULL) return 0;
+  if (!json_is_array(arr))
+    return CFG_FAIL(c, "projections", "must be an array (got %s)",
+                    jshow(arr).s);
+  size_t n = json_array_size(arr);
+  if (n == 0) return 0;
+  cfg->projs = calloc(n, sizeof *cfg->projs);
+  NTW_ALLOC_CHECK(cfg->projs);
+  cfg->nprojs = n;
+  for (size_t i = 0; i < n; i++)
+    NTW_TRY(parse_proj(c, cfg, json_array_get(arr, i),
+                       fld_idx("projections", i).s, &cfg->projs[i]));
+  return 0;
+}
+
+static int opt_num(const cfg_ctx *c, json_t *obj, const char *where,
+                   const char *key, double def, double *out) {
+  json_t *v = json_object_get(obj, key);
+  *out = def;
+  return v ? num_value(c, v, fld(where, key).s, out) : 0;
+}
+
+static int req_num(const cfg_ctx *c, json_t *obj, const char *where,
+                   const char *key, double *out) {
+  json_t *v;
+  NTW_TRY(need(c, obj, where, key, &v));
+  return num_value(c, v, fld(where, key).s, out);
+}
+
+static int parse_stim(const cfg_ctx *c, json_t *js, const char *where,
+                      ntw_stim_cfg *st) {
+  json_t *v;
+  int k;
+  NTW_TRY(need_object(c, js, where));
+  NTW_TRY(check_keys(c, js, where, stim_keys, NTW_ARRAY_LEN(stim_keys)));
+  NTW_TRY(need(c, js, where, "type", &v));
+  NTW_TRY(choice_value(c, v, fld(where, "type").s, "stimulus type",
+                       stim_names, NTW_ARRAY_LEN(stim_names), &k));
+  st->kind = (ntw_stim_kind)k;
+
+  static const char *const poisson_only[] = {"rate", "weight"};
+  static const char *const dc_only[] = {"amplitude"};
+  const char *const *other = k == NTW_STIM_POISSON ? dc_only : poisson_only;
+  size_t nother = k == NTW_STIM_POISSON ? NTW_ARRAY_LEN(dc_only)
+                                        : NTW_ARRAY_LEN(poisson_only);
+  for (size_t i = 0; i < nother; i++)
+    if (json_object_get(js, other[i]) != NULL)
+      return CFG_FAIL(c, fld(where, other[i]).s,
+                      "not allowed for type '%s'", stim_names[k]);
+
+  NTW_TRY(need(c, js, where, "target", &v));
+  NTW_TRY(pop_ref(c, v, fld(where, "target").s, &st->target));
+
+  if (st->kind == NTW_STIM_POISSON) {
+    NTW_TRY(req_num(c, js, where, "rate", &st->rate));
+    if (!(st->rate >= 0.0))
+      return CFG_FAIL(c, fld(where, "rate").s, "must be >= 0 Hz (got %s)",
+                      jshow(json_object_get(js, "rate")).s);
+    NTW_TRY(req_num(c, js, where, "weight", &st->weight));
+  } else {
+    NTW_TRY(req_num(c, js, where, "amplitude", &st->amplitude));
+  }
+
+  NTW_TRY(opt_num(c, js, where, "start", 0.0, &st->start));
+  NTW_TRY(opt_num(c, js, where, "stop", INFINITY, &st->stop));
+  if (!(st->start >= 0.0))
+    return CFG_FAIL(c, fld(where, "start").s, "must be >= 0 (got %s)",
+                    jshow(json_object_get(js, "start")).s);
+  if (!(st->stop >= 0.0))
+    return CFG_FAIL(c, fld(where, "stop").s, "must be >= 0 (got %s)",
+                    jshow(json_object_get(js, "stop")).s);
+  if (!(st->start <= st->stop))
+    return CFG_FAIL(c, fld(where, "stop").s,
+                    "must be >= start = %.15g (got %s)", st->start,
+                    jshow(json_object_get(js, "stop")).s);
+  return 0;
+}
+
+static int parse_stims(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
+  json_t *arr = json_object_get(root, "stimuli");
+  if (arr == NULL) return 0;
+  if (!json_is_array(arr))
+    return CFG_FAIL(c, "stimuli", "must be an array (got %s)", jshow(arr).s);
+  size_t n = json_array_size(arr);
+  if (n == 0) return 0;
+  cfg->stims = calloc(n, sizeof *cfg->stims);
+  NTW_ALLOC_CHECK(cfg->stims);
+  cfg->nstims = n;
+  for (size_t i = 0; i < n; i++)
+    NTW_TRY(parse_stim(c, json_array_get(arr, i), fld_idx("stimuli", i).s,
+                       &cfg->stims[i]));
+  return 0;
+}
+
+static int parse_record(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
+  json_t *rec = json_object_get(root, "record");
+  if (rec == NULL) return 0;
+  NTW_TRY(need_object(c, rec, "record"));
+  NTW_TRY(check_keys(c, rec, "record", record_keys,
+                     NTW_ARRAY_LEN(record_keys)));
+  json_t *arr = json_object_get(rec, "spikes");
+  if (arr == NULL) return 0;
+  if (!json_is_array(arr))
+    return CFG_FAIL(c, "record.spikes",
+                    "must be an array of population names (got %s)",
+                    jshow(arr).s);
+  for (size_t i = 0; i < json_array_size(arr); i++) {
+    cfg_path f = fld_idx("record.spikes", i);
+    int p;
+    NTW_TRY(pop_ref(c, json_array_get(arr, i), f.s, &p));
+    if (cfg->pops[p].record_spikes)
+      return CFG_FAIL(c, f.s, "population '%s' is listed twice (got \"%s\")",
+                      cfg->pops[p].name, cfg->pops[p].name);
+    cfg->pops[p].record_spikes = true;
+  }
+  return 0;
+}
+
+static int parse_root(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
+  if (!json_is_object(root))
+    return CFG_FAIL(c, "top level", "must be an object (got %s)",
+                    jshow(root).s);
+  NTW_TRY(check_keys(c, root, "", top_keys, NTW_ARRAY_LEN(top_keys)));
+  NTW_TRY(parse_sim(c, cfg, root));
+  NTW_TRY(parse_pops(c, cfg, root));
+  NTW_TRY(parse_projs(c, cfg, root));
+  NTW_TRY(parse_stims(c, cfg, root));
+  NTW_TRY(parse_record(c, cfg, root));
+  return 0;
+}
+
+int ntw_config_parse(const char *text, size_t len, const char *path,
+                     ntw_config **out) {
+  NTW_CHECK(out != NULL, NTW_ERR_ARG, "ntw_config_parse: out is NULL");
+  *out = NULL;
+  if (path == NULL) path = "(config)";
+  NTW_CHECK(text != NULL, NTW_ERR_ARG, "%s: no text to parse", path);
+
+  int err = 0;
+  json_error_t jerr;
+  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (root == NULL)
+    return NTW_ERR(NTW_ERR_CONFIG, "%s: line %d, column %d: %s", path,
+                   jerr.line, jerr.column, jerr.text);
+
+  ntw_config *cfg = calloc(1, sizeof *cfg);
+  if (cfg == NULL) {
+    err = NTW_ERR(NTW_ERR_NOMEM, "out of memory allocating the config");
+    goto fail_json;
+  }
+  cfg->path = strdup(path);
+  cfg->text = malloc(len + 1);
+  if (cfg->path == NULL || cfg->text == NULL) {
+    err = NTW_ERR(NTW_ERR_NOMEM, "out of memory copying the config text");
+    goto fail_cfg;
+  }
+  memcpy(cfg->text, text, len);
+  cfg->text[len] = '\0';
+
+  const cfg_ctx c = {.file = path, .sep = ": ", .cfg = cfg};
+  NTW_GOTO(err, parse_root(&c, cfg, root), fail_cfg);
+  json_decref(root);
+  *out = cfg;
+  return 0;
+
+fail_cfg:
+  ntw_config_destroy(&cfg);
+fail_json:
+  json_decref(root);
+  return err;
+}
+
+int ntw_config_read_file(const char *path, char **text, size_t *len) {
+  NTW_CHECK(path != NULL && text != NULL && len != NULL, NTW_ERR_ARG,
+            "ntw_config_read_file: NULL argument");
+  *text = NULL;
+  *len = 0;
+  int err = 0;
+  size_t cap = 4096, n = 0;
+  char *buf = NULL;
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    return NTW_ERR(NTW_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+  buf = malloc(cap);
+  if (buf == NULL) {
+    err = NTW_ERR(NTW_ERR_NOMEM, "%s: out of memory reading the file", path);
+    goto fail;
+  }
+  /* Read to EOF rather than trusting a size from stat: works for pipes
+   * and /dev/stdin, and a directory fails here with EISDIR. */
+  for (;;) {
+    if (n + 1 >= cap) {
+      char *nb = realloc(buf, cap * 2);
+      if (nb == NULL) {
+        err = NTW_ERR(NTW_ERR_NOMEM, "%s: out of memory reading the file",
+                      path);
+        goto fail;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+    size_t got = fread(buf + n, 1, cap - 1 - n, f);
+    n += got;
+    if (got == 0) break;
+  }
+  if (ferror(f)) {
+    err = NTW_ERR(NTW_ERR_IO, "%s: cannot read: %s", path,
+                  strerror(errno ? errno : EIO));
+    goto fail;
+  }
+  fclose(f);
+  buf[n] = '\0';
+  *text = buf;
+  *len = n;
+  return 0;
+
+fail:
+  free(buf);
+  fclose(f);
+  return err;
+}
+
+void ntw_config_destroy(ntw_config **cfg) {
+  if (cfg == NULL || *cfg == NULL) return;
+  ntw_config *c = *cfg;
+  for (size_t i = 0; i < c->npops; i++) free(c->pops[i].params);
+  free(c->pops);
+  free(c->projs);
+  free(c->stims);
+  free(c->text);
+  free(c->path);
+  free(c);
+  *cfg = NULL;
+}
+
+int ntw_config_pop_index(const ntw_config *cfg, const char *name) {
+  if (cfg == NULL || name == NULL) return -1;
+  for (size_t i = 0; i < cfg->npops; i++)
+    if (strcmp(cfg->pops[i].name, name) == 0) return (int)i;
+  return -1;
+}
+
+const ntw_param *ntw_config_param(const ntw_pop_cfg *pop, const char *name) {
+  if (pop == NULL || name == NULL) return NULL;
+  for (size_t i = 0; i < pop->nparams; i++)
+    if (strcmp(pop->params[i].name, name) == 0) return &pop->params[i];
+  return NULL;
+}
+
+int ntw_config_override(ntw_config *cfg, const double *t_stop,
+                        const uint64_t *seed, const char *partition,
+                        const char *bind) {
+  NTW_CHECK(cfg != NULL, NTW_ERR_ARG, "ntw_config_override: cfg is NULL");
+  char known[128];
+  /* Validate everything before changing anything, so a rejected override
+   * leaves the config exactly as parsed. */
+  if (t_stop != NULL && !(isfinite(*t_stop) && *t_stop >= 0.0))
+    return NTW_ERR(NTW_ERR_CONFIG, "--t-stop: must be >= 0 (got %g)",
+                   *t_stop);
+  if (partition != NULL &&
+      find_name(partition, partition_names,
+                NTW_ARRAY_LEN(partition_names)) < 0) {
+    join_names(known, sizeof known, partition_names,
+               NTW_ARRAY_LEN(partition_names));
+    return NTW_ERR(NTW_ERR_CONFIG,
+                   "--partition: unknown partition '%s' (known: %s)",
+                   partition, known);
+  }
+  if (bind != NULL &&
+      find_name(bind, bind_names, NTW_ARRAY_LEN(bind_names)) < 0) {
+    join_names(known, sizeof known, bind_names, NTW_ARRAY_LEN(bind_names));
+    return NTW_ERR(NTW_ERR_CONFIG, "--bind: unknown bind '%s' (known: %s)",
+                   bind, known);
+  }
+  if (t_stop != NULL) cfg->sim.t_stop = *t_stop;
+  if (seed != NULL) cfg->sim.seed = *seed;
+  if (partition != NULL)
+    snprintf(cfg->sim.partition, sizeof cfg->sim.partition, "%s", partition);
+  if (bind != NULL)
+    snprintf(cfg->sim.bind, sizeof cfg->sim.bind, "%s", bind);
+  return 0;
+}

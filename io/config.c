@@ -130,6 +130,7 @@ static int check_keys(const cfg_ctx *c, json_t *obj, const char *where,
   const char *key;
   json_t *val;
   json_object_foreach(obj, key, val) {
+    if (key[0] == '_') continue; /* "_comment" and the like: notes for people */
     if (find_name(key, allowed, n) < 0)
       return CFG_FAIL(c, fld(where, key).s, "unknown field");
   }

@@ -8,7 +8,8 @@
  * capacitances in pF, synaptic weights in the unit of the target model
  * (mV for delta synapses).
  *
- * Format (all keys; unknown keys are errors so typos never pass silently):
+ * Format (all keys; unknown keys are errors so typos never pass silently;
+ * keys starting with '_', e.g. "_comment", are notes and ignored):
  * {
  *   "simulation": { "dt": 0.1, "t_stop": 1000.0, "seed": 12345,
  *                   "partition": "round_robin"|"block",

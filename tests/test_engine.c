@@ -1,0 +1,359 @@
+/* test_engine.c - the engine against analytic results and its invariants.
+ * Runs on any number of ranks (meson runs it on 1-4); each test makes the
+ * same assertions whatever the rank count.
+ *  - exact LIF: spike times under DC input equal the closed-form crossing
+ *    times rounded up to the grid (iaf_psc_delta integrates exactly);
+ *  - delivery: a spike of A with delay d makes B (weight >= threshold) spike
+ *    exactly d later, for delays equal to, above and not multiples of the
+ *    window, on every partition;
+ *  - construction: the synapses built on P ranks are exactly those built on
+ *    one rank (rank 0 rebuilds the whole network on MPI_COMM_SELF);
+ *  - no delay shorter than the window is ever stored. */
+#include <math.h>
+#include <mpi.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "comm/comm.h"
+#include "engine.h"
+#include "io/config.h"
+#include "partition/partition.h"
+
+typedef struct {
+  uint64_t gid[4096];
+  double t[4096];
+  size_t n;
+} spikes;
+
+static int collect(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
+  spikes *s = ctx;
+  const uint64_t *g;
+  const int64_t *st;
+  size_t n;
+  ntw_engine_window_spikes(e, &g, &st, &n);
+  double dt = ntw_engine_config(e)->sim.dt;
+  for (size_t k = 0; k < n && s->n < 4096; k++) {
+    s->gid[s->n] = g[k];
+    s->t[s->n++] = st[k] * dt;
+  }
+  return 0;
+}
+
+typedef struct {
+  ntw_config *cfg;
+  ntw_part *part;
+  ntw_comm *comm;
+  ntw_engine *eng;
+} sim;
+
+static void sim_build(sim *s, const char *json, MPI_Comm mc, const char *strategy) {
+  memset(s, 0, sizeof *s);
+  int P;
+  MPI_Comm_size(mc, &P);
+  int err = ntw_config_parse(json, strlen(json), "test.json", &s->cfg);
+  if (err) fprintf(stderr, "%s\n", ntw_error_msg());
+  assert_int_equal(err, 0);
+  assert_int_equal(ntw_part_create(strategy, s->cfg->n_neurons, P, &s->part), 0);
+  assert_int_equal(ntw_comm_create("mpi", mc, &s->comm), 0);
+  err = ntw_engine_create(s->cfg, s->comm, s->part, &s->eng);
+  if (err) fprintf(stderr, "%s\n", ntw_error_msg());
+  assert_int_equal(err, 0);
+}
+
+static void sim_free(sim *s) {
+  ntw_engine_destroy(&s->eng);
+  ntw_comm_destroy(&s->comm);
+  ntw_part_destroy(&s->part);
+  ntw_config_destroy(&s->cfg);
+}
+
+/* Gather all ranks' spikes on every rank, sorted by (gid, time). */
+static void gather(spikes *loc, spikes *all) {
+  int P;
+  MPI_Comm_size(MPI_COMM_WORLD, &P);
+  int n = (int)loc->n, *cnt = malloc(P * sizeof *cnt), *dis = malloc(P * sizeof *dis);
+  MPI_Allgather(&n, 1, MPI_INT, cnt, 1, MPI_INT, MPI_COMM_WORLD);
+  int tot = 0;
+  for (int r = 0; r < P; r++) dis[r] = tot, tot += cnt[r];
+  assert_true(tot <= 4096);
+  MPI_Allgatherv(loc->gid, n, MPI_UINT64_T, all->gid, cnt, dis, MPI_UINT64_T, MPI_COMM_WORLD);
+  MPI_Allgatherv(loc->t, n, MPI_DOUBLE, all->t, cnt, dis, MPI_DOUBLE, MPI_COMM_WORLD);
+  all->n = (size_t)tot;
+  for (size_t i = 1; i < all->n; i++) /* insertion sort: small */
+    for (size_t j = i; j > 0 && (all->gid[j - 1] > all->gid[j] ||
+                                 (all->gid[j - 1] == all->gid[j] && all->t[j - 1] > all->t[j])); j--) {
+      uint64_t g = all->gid[j]; all->gid[j] = all->gid[j - 1]; all->gid[j - 1] = g;
+      double t = all->t[j]; all->t[j] = all->t[j - 1]; all->t[j - 1] = t;
+    }
+  free(cnt), free(dis);
+}
+
+/* Closed form: from y0, with y_inf = I tau / C, the first crossing of theta
+ * is at tau ln((y_inf - y0) / (y_inf - theta)). */
+static double crossing(double y0, double yinf, double theta, double tau) {
+  return tau * log((yinf - y0) / (yinf - theta));
+}
+
+static void check_lif_train(const spikes *all, uint64_t gid, double t_first_start,
+                            double I, double tau, double C, double theta,
+                            double vreset, double v0, double tref, double dt,
+                            double t_stop) {
+  double yinf = I * tau / C;
+  double T0 = crossing(v0, yinf, theta, tau), Tr = crossing(vreset, yinf, theta, tau);
+  /* Guard: the closed form must not sit on a grid point (rounding). */
+  assert_true(fabs(T0 / dt - round(T0 / dt)) > 1e-6);
+  assert_true(fabs(Tr / dt - round(Tr / dt)) > 1e-6);
+  double expect = t_first_start + ceil(T0 / dt) * dt;
+  double isi = round(tref / dt) * dt + ceil(Tr / dt) * dt;
+  size_t k = 0;
+  for (size_t i = 0; i < all->n; i++) {
+    if (all->gid[i] != gid) continue;
+    assert_true(fabs(all->t[i] - expect) < 1e-9 * (1 + expect));
+    expect += isi;
+    k++;
+  }
+  size_t n_expected = 0;
+  for (double t = t_first_start + ceil(T0 / dt) * dt; t <= t_stop + 1e-9; t += isi) n_expected++;
+  assert_int_equal(k, n_expected);
+  assert_true(k >= 3);
+}
+
+static void test_lif_exact(void **state) {
+  (void)state;
+  /* Neuron 0: I_e = 500 pA from t = 0. Neuron 1 (pop B): same current from
+   * a DC stimulus switched on at 7.3 ms, dt = 0.1. Pop C: dt sensitivity is
+   * covered by a second current (370 pA). */
+  const char *json =
+      "{\"simulation\": {\"dt\": 0.1, \"t_stop\": 100.0},"
+      " \"populations\": ["
+      "  {\"name\": \"A\", \"model\": \"iaf_psc_delta\", \"size\": 1, \"params\":"
+      "   {\"tau_m\": 10, \"C_m\": 250, \"E_L\": 0, \"V_th\": 15, \"V_reset\": 0,"
+      "    \"V_m\": 0, \"t_ref\": 2, \"I_e\": 500}},"
+      "  {\"name\": \"B\", \"model\": \"iaf_psc_delta\", \"size\": 1, \"params\":"
+      "   {\"tau_m\": 10, \"C_m\": 250, \"E_L\": -65, \"V_th\": -50, \"V_reset\": -65,"
+      "    \"V_m\": -65, \"t_ref\": 2}},"
+      "  {\"name\": \"C\", \"model\": \"iaf_psc_delta\", \"size\": 1, \"params\":"
+      "   {\"tau_m\": 20, \"C_m\": 250, \"E_L\": 0, \"V_th\": 20, \"V_reset\": 10,"
+      "    \"V_m\": 5, \"t_ref\": 2.5, \"I_e\": 370}}],"
+      " \"stimuli\": [{\"type\": \"dc\", \"target\": \"B\", \"amplitude\": 500, \"start\": 7.3}]}";
+  const char *strategies[] = {"round_robin", "block"};
+  for (int s = 0; s < 2; s++) {
+    sim m;
+    sim_build(&m, json, MPI_COMM_WORLD, strategies[s]);
+    spikes loc = {0}, all = {0};
+    assert_int_equal(ntw_engine_add_hook(m.eng, NTW_HOOK_AFTER_WINDOW, collect, &loc), 0);
+    assert_int_equal(ntw_engine_run(m.eng, ntw_engine_steps(m.eng, 100.0)), 0);
+    gather(&loc, &all);
+    check_lif_train(&all, 0, 0.0, 500, 10, 250, 15, 0, 0, 2, 0.1, 100.0);
+    check_lif_train(&all, 1, 7.3, 500, 10, 250, 15, 0, 0, 2, 0.1, 100.0);
+    check_lif_train(&all, 2, 0.0, 370, 20, 250, 10, 0, -5, 2.5, 0.1, 100.0);
+    sim_free(&m);
+  }
+}
+
+/* A -> B one_to_one with weight 30 mV (>= threshold): B spikes exactly in
+ * the step the input arrives, so t_B = t_A + delay. Several projections with
+ * different delays into separate B populations. */
+static void test_delivery_time(void **state) {
+  (void)state;
+  const double delays[] = {1.0, 1.3, 2.0, 2.7, 4.1};
+  char json[8192];
+  int o = snprintf(json, sizeof json,
+                   "{\"simulation\": {\"dt\": 0.1, \"t_stop\": 60.0},"
+                   " \"populations\": [{\"name\": \"A\", \"model\": \"iaf_psc_delta\","
+                   " \"size\": 3, \"params\": {\"E_L\": 0, \"V_th\": 15, \"V_reset\": 0,"
+                   " \"V_m\": 0, \"tau_m\": 10, \"I_e\": 500}}");
+  for (int k = 0; k < 5; k++)
+    o += snprintf(json + o, sizeof json - o,
+                  ", {\"name\": \"B%d\", \"model\": \"iaf_psc_delta\", \"size\": 3,"
+                  " \"params\": {\"E_L\": 0, \"V_th\": 15, \"V_reset\": 0, \"V_m\": 0, \"t_ref\": 0.1}}",
+                  k);
+  o += snprintf(json + o, sizeof json - o, "], \"projections\": [");
+  for (int k = 0; k < 5; k++)
+    o += snprintf(json + o, sizeof json - o,
+                  "%s{\"source\": \"A\", \"target\": \"B%d\", \"rule\": \"one_to_one\","
+                  " \"weight\": 30, \"delay\": %g}",
+                  k ? ", " : "", k, delays[k]);
+  snprintf(json + o, sizeof json - o, "]}");
+  const char *strategies[] = {"round_robin", "block"};
+  for (int s = 0; s < 2; s++) {
+    sim m;
+    sim_build(&m, json, MPI_COMM_WORLD, strategies[s]);
+    ntw_engine_stats st;
+    ntw_engine_get_stats(m.eng, &st);
+    assert_int_equal(st.window_steps, 10); /* min delay 1.0 ms */
+    spikes loc = {0}, all = {0};
+    assert_int_equal(ntw_engine_add_hook(m.eng, NTW_HOOK_AFTER_WINDOW, collect, &loc), 0);
+    assert_int_equal(ntw_engine_run(m.eng, ntw_engine_steps(m.eng, 60.0)), 0);
+    gather(&loc, &all);
+    /* A's spike train (same for its 3 neurons). */
+    double ta[64];
+    size_t na = 0;
+    for (size_t i = 0; i < all.n; i++)
+      if (all.gid[i] == 0) ta[na++] = all.t[i];
+    assert_true(na >= 3);
+    for (int k = 0; k < 5; k++)
+      for (uint64_t j = 0; j < 3; j++) {
+        uint64_t g = 3 + 3 * (uint64_t)k + j;
+        size_t nb = 0;
+        for (size_t i = 0; i < all.n; i++) {
+          if (all.gid[i] != g) continue;
+          assert_true(nb < na);
+          assert_true(fabs(all.t[i] - (ta[nb] + delays[k])) < 1e-9);
+          nb++;
+        }
+        /* every A spike whose arrival is within the run reached B */
+        size_t expect = 0;
+        for (size_t i = 0; i < na; i++)
+          if (ta[i] + delays[k] <= 60.0 + 1e-9) expect++;
+        assert_int_equal(nb, expect);
+      }
+    sim_free(&m);
+  }
+}
+
+/* Order-independent digest of a synapse set. */
+typedef struct {
+  uint64_t n, sum, xsum;
+  int dmin;
+} digest;
+
+static uint64_t mix(uint64_t x) {
+  x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
+  return x;
+}
+
+static void digest_syn(uint64_t src, uint64_t tgt, float w, int d, void *ctx) {
+  digest *g = ctx;
+  uint32_t wb;
+  memcpy(&wb, &w, 4);
+  uint64_t h = mix(mix(mix(src) ^ tgt) ^ ((uint64_t)wb << 16 | (uint64_t)d));
+  g->n++;
+  g->sum += h;
+  g->xsum ^= mix(h);
+  if (d < g->dmin) g->dmin = d;
+}
+
+static void test_build_matches_serial(void **state) {
+  (void)state;
+  /* Every rule, distributions of weight and delay, autapse/multapse
+   * variants. */
+  const char *json =
+      "{\"simulation\": {\"dt\": 0.1, \"t_stop\": 1.0, \"seed\": 777},"
+      " \"populations\": ["
+      "  {\"name\": \"E\", \"model\": \"iaf_psc_delta\", \"size\": 301},"
+      "  {\"name\": \"I\", \"model\": \"iaf_psc_delta\", \"size\": 77}],"
+      " \"projections\": ["
+      "  {\"source\": \"E\", \"target\": \"E\", \"rule\": \"fixed_indegree\", \"indegree\": 40,"
+      "   \"weight\": {\"distribution\": \"normal\", \"mean\": 0.1, \"std\": 0.02},"
+      "   \"delay\": {\"distribution\": \"uniform\", \"low\": 0.5, \"high\": 3.0},"
+      "   \"allow_autapses\": false, \"allow_multapses\": false},"
+      "  {\"source\": \"I\", \"target\": \"E\", \"rule\": \"fixed_indegree\", \"indegree\": 90,"
+      "   \"weight\": -0.5, \"delay\": 0.8},"
+      "  {\"source\": \"E\", \"target\": \"I\", \"rule\": \"fixed_probability\", \"p\": 0.1,"
+      "   \"weight\": {\"distribution\": \"lognormal\", \"mu\": -2, \"sigma\": 0.5, \"max\": 1},"
+      "   \"delay\": {\"distribution\": \"normal\", \"mean\": 1.5, \"std\": 0.5, \"min\": 0.5, \"max\": 4}},"
+      "  {\"source\": \"I\", \"target\": \"I\", \"rule\": \"all_to_all\", \"weight\": -0.2,"
+      "   \"delay\": 1.0, \"allow_autapses\": false}]}";
+  const char *strategies[] = {"round_robin", "block"};
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  digest serial = {0, 0, 0, 1 << 30};
+  if (rank == 0) {
+    sim m;
+    sim_build(&m, json, MPI_COMM_SELF, "round_robin");
+    ntw_engine_foreach_synapse(m.eng, digest_syn, &serial);
+    sim_free(&m);
+    /* 301*40 + 301*90 + ~0.1*301*77 + 77*76 */
+    assert_true(serial.n > 301 * 130 + 77 * 76 + 1500);
+    assert_true(serial.n < 301 * 130 + 77 * 76 + 3200);
+    assert_int_equal(serial.dmin, 5);
+  }
+  MPI_Bcast(&serial, sizeof serial, MPI_BYTE, 0, MPI_COMM_WORLD);
+  for (int s = 0; s < 2; s++) {
+    sim m;
+    sim_build(&m, json, MPI_COMM_WORLD, strategies[s]);
+    digest loc = {0, 0, 0, 1 << 30}, tot;
+    ntw_engine_foreach_synapse(m.eng, digest_syn, &loc);
+    MPI_Allreduce(&loc.n, &tot.n, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(&loc.sum, &tot.sum, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(&loc.xsum, &tot.xsum, 1, MPI_UINT64_T, MPI_BXOR, MPI_COMM_WORLD);
+    MPI_Allreduce(&loc.dmin, &tot.dmin, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    assert_int_equal(tot.n, serial.n);
+    assert_true(tot.sum == serial.sum);
+    assert_true(tot.xsum == serial.xsum);
+    ntw_engine_stats st;
+    ntw_engine_get_stats(m.eng, &st);
+    /* invariant 3: no stored delay is shorter than the window */
+    assert_int_equal(st.window_steps, 5);
+    assert_true(tot.dmin >= st.window_steps);
+    sim_free(&m);
+  }
+}
+
+/* Fixed in-degree without multapses: every target has exactly C distinct
+ * sources and no autapse. */
+typedef struct {
+  uint64_t n_src, n_tgt;
+  unsigned char *seen; /* n_tgt * n_src */
+  int dup, self;
+  uint64_t *indeg;
+} conn_check;
+
+static void check_syn(uint64_t src, uint64_t tgt, float w, int d, void *ctx) {
+  conn_check *c = ctx;
+  if (src == tgt) c->self++;
+  unsigned char *p = &c->seen[tgt * c->n_src + src];
+  if (*p) c->dup++;
+  *p = 1;
+  c->indeg[tgt]++;
+}
+
+static void test_fixed_indegree_properties(void **state) {
+  (void)state;
+  const char *json =
+      "{\"simulation\": {\"dt\": 0.1, \"t_stop\": 1.0},"
+      " \"populations\": [{\"name\": \"E\", \"model\": \"iaf_psc_delta\", \"size\": 50}],"
+      " \"projections\": [{\"source\": \"E\", \"target\": \"E\", \"rule\": \"fixed_indegree\","
+      "   \"indegree\": 49, \"weight\": 0.1, \"delay\": 1.5,"
+      "   \"allow_autapses\": false, \"allow_multapses\": false}]}";
+  sim m;
+  sim_build(&m, json, MPI_COMM_WORLD, "round_robin");
+  conn_check c = {50, 50, calloc(2500, 1), 0, 0, calloc(50, sizeof(uint64_t))};
+  ntw_engine_foreach_synapse(m.eng, check_syn, &c);
+  assert_int_equal(c.dup, 0);
+  assert_int_equal(c.self, 0);
+  const ntw_part *p = ntw_engine_part(m.eng);
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  for (uint64_t t = 0; t < 50; t++)
+    if (ntw_part_owner(p, t) == rank) assert_int_equal(c.indeg[t], 49);
+  free(c.seen), free(c.indeg);
+  sim_free(&m);
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (rank != 0 && !freopen("/dev/null", "w", stdout)) return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_lif_exact),
+      cmocka_unit_test(test_delivery_time),
+      cmocka_unit_test(test_build_matches_serial),
+      cmocka_unit_test(test_fixed_indegree_properties),
+  };
+  int failed = cmocka_run_group_tests(tests, NULL, NULL);
+  int any;
+  MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Finalize();
+  return any ? 1 : 0;
+}

@@ -67,7 +67,8 @@ static char *ntw__strdup(const char *s) {
 static herr_t ntw__attr_u32(hid_t obj, const char *name, const uint32_t *v,
                             hsize_t n) {
   herr_t rc = -1;
-  hid_t space = H5Screate_simple(1, &n, NULL);
+  /* One value is a scalar, as h5py-based SONATA writers store `magic`. */
+  hid_t space = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL);
   if (space < 0) return -1;
   hid_t attr = H5Acreate2(obj, name, H5T_STD_U32LE, space, H5P_DEFAULT,
                           H5P_DEFAULT);
@@ -79,21 +80,21 @@ static herr_t ntw__attr_u32(hid_t obj, const char *name, const uint32_t *v,
   return rc;
 }
 
-/* Fixed-length, null-terminated ASCII scalar: what h5py and libsonata read
- * as a plain str. */
+/* Variable-length UTF-8 scalar: what h5py writes for a str and reads back
+ * as a str (a fixed-length string would come back as bytes). */
 static herr_t ntw__attr_str(hid_t obj, const char *name, const char *value) {
   herr_t rc = -1;
   hid_t type = H5Tcopy(H5T_C_S1);
   if (type < 0) return -1;
   hid_t space = -1, attr = -1;
-  if (H5Tset_size(type, strlen(value) + 1) < 0 ||
-      H5Tset_strpad(type, H5T_STR_NULLTERM) < 0)
+  if (H5Tset_size(type, H5T_VARIABLE) < 0 ||
+      H5Tset_cset(type, H5T_CSET_UTF8) < 0)
     goto out;
   space = H5Screate(H5S_SCALAR);
   if (space < 0) goto out;
   attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
   if (attr < 0) goto out;
-  rc = H5Awrite(attr, type, value);
+  rc = H5Awrite(attr, type, &value);
 out:
   if (attr >= 0) H5Aclose(attr);
   if (space >= 0) H5Sclose(space);

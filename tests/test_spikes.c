@@ -232,15 +232,20 @@ static void test_write(const char *path, const char *part) {
          exists(tmp) ? "exists" : "missing");
 }
 
+/* The attribute must be a variable-length UTF-8 scalar string (h5py reads
+ * it as str); copies it into buf. */
 static int read_str_attr(hid_t obj, const char *name, char *buf, size_t len) {
   hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
   if (a < 0) return -1;
-  hid_t t = H5Aget_type(a);
-  int ok = H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t) &&
-           H5Tget_size(t) < len;
-  hid_t mt = H5Tcopy(t);
-  if (ok) ok = H5Aread(a, mt, buf) >= 0;
-  H5Tclose(mt);
+  hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
+  int ok = H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0 &&
+           H5Tget_cset(t) == H5T_CSET_UTF8 &&
+           H5Sget_simple_extent_type(sp) == H5S_SCALAR;
+  char *s = NULL;
+  if (ok) ok = H5Aread(a, t, &s) >= 0 && s != NULL && strlen(s) < len;
+  if (ok) strcpy(buf, s);
+  if (s) H5free_memory(s);
+  H5Sclose(sp);
   H5Tclose(t);
   H5Aclose(a);
   return ok ? 0 : -1;
@@ -253,12 +258,14 @@ static void check_file(const char *path) {
   if (f < 0) return;
   uint32_t magic = 0, version[2] = {9, 9};
   hid_t a = H5Aopen(f, "magic", H5P_DEFAULT);
-  EXPECT(a >= 0 && H5Aread(a, H5T_NATIVE_UINT32, &magic) >= 0 &&
-             magic == 0x0A7A,
-         "magic = %#x", magic);
+  hid_t sp = a >= 0 ? H5Aget_space(a) : -1;
+  EXPECT(sp >= 0 && H5Sget_simple_extent_type(sp) == H5S_SCALAR &&
+             H5Aread(a, H5T_NATIVE_UINT32, &magic) >= 0 && magic == 0x0A7A,
+         "magic = %#x (must be a scalar)", magic);
+  if (sp >= 0) H5Sclose(sp);
   if (a >= 0) H5Aclose(a);
   a = H5Aopen(f, "version", H5P_DEFAULT);
-  hid_t sp = a >= 0 ? H5Aget_space(a) : -1;
+  sp = a >= 0 ? H5Aget_space(a) : -1;
   EXPECT(sp >= 0 && H5Sget_simple_extent_npoints(sp) == 2 &&
              H5Aread(a, H5T_NATIVE_UINT32, version) >= 0 && version[0] == 0 &&
              version[1] == 1,

@@ -104,7 +104,7 @@ struct ntw_engine {
 typedef struct {
   const ntw_proj_cfg *pr;
   int proj;
-  uint64_t src_first, src_n;
+  uint64_t src_first, src_n, tgt_first;
   bool same_pop;
   uint64_t *bitmap; /* src_n bits, all zero between calls */
   uint64_t *buf;    /* up to max(indegree, src_n) sources */
@@ -119,7 +119,7 @@ static size_t draw_sources(src_drawer *d, uint64_t seed, uint64_t tgt_gid) {
   /* Without autapses the target is not a candidate: draw from n-1 and skip
    * over its index. */
   const bool skip_self = d->same_pop && !pr->allow_autapses;
-  const uint64_t self = tgt_gid - d->src_first;
+  const uint64_t self = tgt_gid - d->tgt_first; /* index in its population */
   const uint64_t n = d->src_n - (skip_self ? 1 : 0);
   size_t k = 0;
 #define MAP(x) (d->src_first + ((skip_self && (x) >= self) ? (x) + 1 : (x)))
@@ -191,6 +191,7 @@ static int drawer_init(src_drawer *d, const ntw_config *cfg, int proj) {
   d->src_first = src->first_gid;
   d->src_n = src->size;
   d->same_pop = d->pr->source == d->pr->target;
+  d->tgt_first = cfg->pops[d->pr->target].first_gid;
   uint64_t cap = d->src_n;
   if (d->pr->rule == NTW_RULE_FIXED_INDEGREE && d->pr->indegree > cap)
     cap = d->pr->indegree;

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "comm/comm.h"
+#include "core/ntw_error.h"
 #include "engine.h"
 #include "io/config.h"
 #include "partition/partition.h"
@@ -153,7 +154,7 @@ static void test_lif_exact(void **state) {
     gather(&loc, &all);
     check_lif_train(&all, 0, 0.0, 500, 10, 250, 15, 0, 0, 2, 0.1, 100.0);
     check_lif_train(&all, 1, 7.3, 500, 10, 250, 15, 0, 0, 2, 0.1, 100.0);
-    check_lif_train(&all, 2, 0.0, 370, 20, 250, 10, 0, -5, 2.5, 0.1, 100.0);
+    check_lif_train(&all, 2, 0.0, 370, 20, 250, 20, 10, 5, 2.5, 0.1, 100.0);
     sim_free(&m);
   }
 }

@@ -28,6 +28,7 @@ typedef struct {
   double weight;
   uint32_t *cdf;     /* Poisson CDF as 32-bit thresholds */
   int ncdf;
+  uint8_t guide[1024]; /* first candidate count per top 10 bits of u */
 } poisson_dev;
 
 typedef struct {
@@ -426,8 +427,10 @@ done:
 }
 
 /* Poisson CDF as 32-bit thresholds: count = number of thresholds <= u. The
- * table stops where the tail mass is below 2^-40. */
-static int poisson_table(double lambda, uint32_t **cdf, int *ncdf) {
+ * table stops where the tail mass is below 2^-40. A guide table (indexed
+ * search, Chen & Asau 1974) gives, for the top 10 bits of u, the count at
+ * which the search may start, so a draw costs about one comparison. */
+static int poisson_table(double lambda, poisson_dev *pd) {
   int cap = (int)(lambda + 20.0 * sqrt(lambda) + 40.0);
   uint32_t *t = malloc((size_t)cap * sizeof *t);
   NTW_ALLOC_CHECK(t);
@@ -439,9 +442,20 @@ static int poisson_table(double lambda, uint32_t **cdf, int *ncdf) {
     p *= lambda / k;
     c += p;
   }
-  *cdf = t;
-  *ncdf = n;
+  pd->cdf = t;
+  pd->ncdf = n;
+  for (uint32_t j = 0, k = 0; j < 1024; j++) {
+    uint32_t lo = j << 22; /* smallest u with these top bits */
+    while ((int)k < n && lo >= t[k]) k++;
+    pd->guide[j] = (uint8_t)(k < 255 ? k : 255);
+  }
   return 0;
+}
+
+static inline int poisson_count(const poisson_dev *pd, uint32_t u) {
+  int c = pd->guide[u >> 22];
+  while (c < pd->ncdf && u >= pd->cdf[c]) c++;
+  return c;
 }
 
 static int build_stimuli(ntw_engine *e) {
@@ -465,7 +479,7 @@ static int build_stimuli(ntw_engine *e) {
       p->start = start;
       p->stop = stop;
       p->weight = s->weight;
-      NTW_TRY(poisson_table(s->rate * e->dt * 1e-3, &p->cdf, &p->ncdf));
+      NTW_TRY(poisson_table(s->rate * e->dt * 1e-3, p));
     } else {
       e->dc[e->ndc++] = (dc_event){start, b->lo, b->n, s->amplitude};
       if (stop != INT64_MAX)
@@ -560,6 +574,9 @@ int ntw_engine_add_hook(ntw_engine *e, ntw_hook_kind kind, ntw_hook_fn fn,
 /* ------------------------------------------------------------------ */
 /* The window loop.                                                     */
 
+/* Poisson input of steps [s0, s1) into the ring. One Philox call gives the
+ * counts of four aligned steps (counter = step / 4), so neurons are walked
+ * inside each group of four steps and the ring rows are written in order. */
 static void add_poisson(ntw_engine *e, int64_t s0, int64_t s1) {
   const uint64_t seed = e->cfg->sim.seed;
   const uint64_t nl = e->n_local;
@@ -567,23 +584,23 @@ static void add_poisson(ntw_engine *e, int64_t s0, int64_t s1) {
     const poisson_dev *p = &e->poisson[k];
     int64_t a = s0 > p->start ? s0 : p->start;
     int64_t b = s1 < p->stop ? s1 : p->stop;
-    if (a >= b) continue;
     const uint32_t stream = NTW_STREAM_POISSON | (uint32_t)p->stim;
-    const uint32_t *restrict cdf = p->cdf;
-    const int ncdf = p->ncdf;
     const double w = p->weight;
-    for (uint64_t i = p->lo; i < p->lo + p->n; i++) {
-      const uint64_t gid = e->gids[i];
-      /* One Philox call gives the counts of four consecutive steps. */
-      for (int64_t s = a; s < b;) {
-        ntw_rng_block r = ntw_rng(seed, stream, gid, (uint32_t)(s >> 2));
-        for (int q = (int)(s & 3); q < 4 && s < b; q++, s++) {
-          uint32_t u = r.v[q];
-          int c = 0;
-          while (c < ncdf && u >= cdf[c]) c++;
-          if (c) e->ring[(size_t)(s & e->ring_mask) * nl + i] += c * w;
+    for (int64_t s = a; s < b;) {
+      const int64_t g_end = (s | 3) + 1 < b ? (s | 3) + 1 : b;
+      const int q0 = (int)(s & 3), q1 = q0 + (int)(g_end - s);
+      double *rows[4];
+      for (int q = q0; q < q1; q++)
+        rows[q] = e->ring + (size_t)((s - q0 + q) & e->ring_mask) * nl;
+      const uint32_t ctr = (uint32_t)(s >> 2);
+      for (uint64_t i = p->lo; i < p->lo + p->n; i++) {
+        ntw_rng_block r = ntw_rng(seed, stream, e->gids[i], ctr);
+        for (int q = q0; q < q1; q++) {
+          int c = poisson_count(p, r.v[q]);
+          if (c) rows[q][i] += c * w;
         }
       }
+      s = g_end;
     }
   }
 }

@@ -11,7 +11,10 @@
 
 #define NTW_KEY_GID_BITS 48
 #define NTW_KEY_GID_MASK ((UINT64_C(1) << NTW_KEY_GID_BITS) - 1)
-#define NTW_MAX_DELAY_STEPS 65535
+/* syn_d holds the delay in steps (15 bits) and the receptor port (bit 15). */
+#define NTW_MAX_DELAY_STEPS 32767
+#define NTW_PORT_BIT 15
+#define NTW_DELAY_MASK 0x7fff
 #define NTW_MAX_HOOKS 16
 
 typedef struct {
@@ -26,6 +29,7 @@ typedef struct {
   uint64_t lo, n;    /* local targets */
   int64_t start, stop;
   double weight;
+  int port;          /* receptor port of the targets (by the weight's sign) */
   uint32_t *cdf;     /* Poisson CDF as 32-bit thresholds */
   int ncdf;
   uint8_t guide[1024]; /* first candidate count per top 10 bits of u */
@@ -66,8 +70,10 @@ struct ntw_engine {
   uint64_t *trow;
   int32_t *tranks;
 
-  /* Delay ring: ring[(step & ring_mask) * n_local + i]. */
+  /* Delay ring: ring[port * ring_port + (step & ring_mask) * n_local + i]. */
   double *ring;
+  size_t ring_port; /* elements per port */
+  int nports;
   int64_t ring_mask;
   int D, dmax, dmin_built;
 
@@ -267,7 +273,11 @@ static int plan_delays(ntw_engine *e) {
   int64_t need = (int64_t)dmax + dmin + 1, R = 1;
   while (R < need) R <<= 1;
   e->ring_mask = R - 1;
-  e->ring = calloc((size_t)R * (e->n_local ? e->n_local : 1), sizeof(double));
+  e->nports = 1;
+  for (size_t b = 0; b < e->nblocks; b++)
+    if (e->blocks[b].ops->nports > e->nports) e->nports = e->blocks[b].ops->nports;
+  e->ring_port = (size_t)R * (e->n_local ? e->n_local : 1);
+  e->ring = calloc(e->ring_port * (size_t)e->nports, sizeof(double));
   NTW_CHECK(e->ring, NTW_ERR_NOMEM, "out of memory for the delay ring (%lld x %llu)",
             (long long)R, (unsigned long long)e->n_local);
   return 0;
@@ -296,6 +306,7 @@ static int build_synapses(ntw_engine *e) {
       const bool wconst = pr->weight.kind == NTW_DIST_CONST;
       const bool dconst = pr->delay.kind == NTW_DIST_CONST;
       const int dc = delay_steps(pr->delay.a, e->dt);
+      const bool two_ports = tb->ops->nports == 2;
       for (uint64_t i = tb->lo; i < tb->lo + tb->n; i++) {
         const uint64_t tg = e->gids[i];
         size_t ns = draw_sources(&d, cfg->sim.seed, tg);
@@ -306,9 +317,10 @@ static int build_synapses(ntw_engine *e) {
         for (size_t j = 0; j < ns; j++) {
           uint64_t pos = cnt[d.buf[j]]++;
           e->syn_tgt[pos] = (uint32_t)i;
-          e->syn_w[pos] = (float)(wconst ? pr->weight.a
-                                         : ntw_dist_draw(&pr->weight, cfg->sim.seed,
-                                                         ws, tg, (uint32_t)j));
+          const float wj = (float)(wconst ? pr->weight.a
+                                          : ntw_dist_draw(&pr->weight, cfg->sim.seed,
+                                                          ws, tg, (uint32_t)j));
+          e->syn_w[pos] = wj;
           int ds_ = dconst ? dc
                            : delay_steps(ntw_dist_draw(&pr->delay, cfg->sim.seed,
                                                        ds, tg, (uint32_t)j),
@@ -322,7 +334,7 @@ static int build_synapses(ntw_engine *e) {
             drawer_fini(&d);
             return err;
           }
-          e->syn_d[pos] = (uint16_t)ds_;
+          e->syn_d[pos] = (uint16_t)(ds_ | ((two_ports && wj < 0) << NTW_PORT_BIT));
           if (ds_ < e->dmin_built) e->dmin_built = ds_;
         }
       }
@@ -479,6 +491,7 @@ static int build_stimuli(ntw_engine *e) {
       p->start = start;
       p->stop = stop;
       p->weight = s->weight;
+      p->port = (b->ops->nports == 2 && s->weight < 0) ? 1 : 0;
       NTW_TRY(poisson_table(s->rate * e->dt * 1e-3, p));
     } else {
       e->dc[e->ndc++] = (dc_event){start, b->lo, b->n, s->amplitude};
@@ -591,7 +604,8 @@ static void add_poisson(ntw_engine *e, int64_t s0, int64_t s1) {
       const int q0 = (int)(s & 3), q1 = q0 + (int)(g_end - s);
       double *rows[4];
       for (int q = q0; q < q1; q++)
-        rows[q] = e->ring + (size_t)((s - q0 + q) & e->ring_mask) * nl;
+        rows[q] = e->ring + (size_t)p->port * e->ring_port +
+                  (size_t)((s - q0 + q) & e->ring_mask) * nl;
       const uint32_t ctr = (uint32_t)(s >> 2);
       for (uint64_t i = p->lo; i < p->lo + p->n; i++) {
         ntw_rng_block r = ntw_rng(seed, stream, e->gids[i], ctr);
@@ -677,14 +691,18 @@ static int exchange_and_deliver(ntw_engine *e, int64_t t0) {
   const float *restrict w = e->syn_w;
   const uint16_t *restrict d = e->syn_d;
   uint64_t events = 0;
+  const size_t rp = e->ring_port;
   for (size_t k = 0; k < nrecv; k++) {
     const uint64_t key = e->recv_sorted[k];
     const int64_t s = t0 + (int64_t)(key >> NTW_KEY_GID_BITS);
     const uint64_t g = key & NTW_KEY_GID_MASK;
     const uint64_t j0 = row[g], j1 = row[g + 1];
     events += j1 - j0;
-    for (uint64_t j = j0; j < j1; j++)
-      ring[(size_t)((s + d[j]) & mask) * nl + tgt[j]] += w[j];
+    for (uint64_t j = j0; j < j1; j++) {
+      const unsigned dj = d[j];
+      ring[(dj >> NTW_PORT_BIT) * rp +
+           (size_t)((s + (dj & NTW_DELAY_MASK)) & mask) * nl + tgt[j]] += w[j];
+    }
   }
   e->st.events_local += events;
   return 0;
@@ -711,8 +729,9 @@ int ntw_engine_run(ntw_engine *e, int64_t until) {
         pop_block *pb = &e->blocks[b];
         if (!pb->n) continue;
         size_t ns = 0;
-        pb->ops->update(pb->state, slot + pb->lo, e->i_ext + pb->lo, e->upd_buf,
-                        &ns);
+        const double *in[2] = {slot + pb->lo,
+                               slot + (e->nports > 1 ? e->ring_port : 0) + pb->lo};
+        pb->ops->update(pb->state, in, e->i_ext + pb->lo, e->upd_buf, &ns);
         if (ns) {
           NTW_TRY(grow_window(e, e->win_n + ns));
           for (size_t k = 0; k < ns; k++) {
@@ -725,7 +744,8 @@ int ntw_engine_run(ntw_engine *e, int64_t until) {
           e->pop_spikes[pb->pop] += ns;
         }
       }
-      memset(slot, 0, nl * sizeof *slot);
+      for (int p = 0; p < e->nports; p++)
+        memset(slot + (size_t)p * e->ring_port, 0, nl * sizeof *slot);
     }
     e->st.spikes_local += e->win_n;
     NTW_TRY(exchange_and_deliver(e, t0));
@@ -769,7 +789,7 @@ void ntw_engine_foreach_synapse(const ntw_engine *e, ntw_synapse_fn fn,
                                 void *ctx) {
   for (uint64_t g = 0; g < e->n_global; g++)
     for (uint64_t j = e->row[g]; j < e->row[g + 1]; j++)
-      fn(g, e->gids[e->syn_tgt[j]], e->syn_w[j], e->syn_d[j], ctx);
+      fn(g, e->gids[e->syn_tgt[j]], e->syn_w[j], e->syn_d[j] & NTW_DELAY_MASK, ctx);
 }
 
 void ntw_engine_get_stats(const ntw_engine *e, ntw_engine_stats *st) {

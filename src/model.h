@@ -5,8 +5,13 @@
  * step with one tight loop. Models are registered by name in model.c.
  *
  * Input contract, per step of width dt:
- *   syn_in[i]  summed synaptic input arriving in this step (unit of the
- *              model's weights; mV for delta synapses). The engine clears it.
+ *   syn_in[p][i]  summed synaptic input arriving in this step on receptor
+ *              port p (unit of the model's weights: mV for delta synapses,
+ *              pA for current synapses, nS for conductances). A model has
+ *              1 port (all input summed) or 2 ports: 0 excitatory, 1
+ *              inhibitory; as in NEST, a synapse with a negative weight goes
+ *              to port 1, and keeps its sign (conductance models use -w).
+ *              The engine clears the slot after the step.
  *   i_ext[i]   external current in pA (DC stimuli), constant over the step.
  * Output: local indices (0-based in the block) of neurons that crossed
  * threshold in this step; the spike time is the end of the step.
@@ -33,11 +38,12 @@ typedef struct {
 typedef struct ntw_model_ops {
   size_t size; /* sizeof(ntw_model_ops) */
   const char *name;
+  int nports; /* 1 or 2 receptor ports */
   /* Validate parameters (errors name "populations[i].params.X") and allocate
    * the block's state. Not collective. */
   int (*create)(const ntw_model_init *mi, void **state);
   /* Advance all neurons of the block by one step. */
-  void (*update)(void *state, const double *restrict syn_in,
+  void (*update)(void *state, const double *const *syn_in,
                  const double *restrict i_ext, uint32_t *restrict spiked,
                  size_t *nspiked);
   /* Membrane potential of neuron i in mV (for probes and tests). */

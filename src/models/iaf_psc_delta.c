@@ -81,10 +81,11 @@ static int iaf_create(const ntw_model_init *mi, void **out) {
   return 0;
 }
 
-static void iaf_update(void *st, const double *restrict in,
+static void iaf_update(void *st, const double *const *syn_in,
                        const double *restrict i_ext, uint32_t *restrict spiked,
                        size_t *nspiked) {
   iaf_state *s = st;
+  const double *restrict in = syn_in[0];
   double *restrict y = s->y;
   const double *restrict I_e = s->I_e;
   int32_t *restrict refr = s->refr;
@@ -117,6 +118,7 @@ static double iaf_get_v(const void *st, size_t i) {
 const ntw_model_ops ntw_model_iaf_psc_delta = {
     .size = sizeof(ntw_model_ops),
     .name = "iaf_psc_delta",
+    .nports = 1,
     .create = iaf_create,
     .update = iaf_update,
     .get_v = iaf_get_v,

@@ -49,7 +49,7 @@ static const char *const dist_names[] = {"uniform", "normal", "lognormal"};
 static const char *const partition_names[] = {"round_robin", "block"};
 static const char *const bind_names[] = {"core", "numa", "none"};
 static const char *const comm_names[] = {"mpi"};
-static const char *const stim_names[] = {"poisson", "dc"};
+static const char *const stim_names[] = {"poisson", "dc", "spike_times"};
 
 static const char *const top_keys[] = {"simulation", "populations",
                                        "projections", "stimuli", "record"};
@@ -58,9 +58,10 @@ static const char *const sim_keys[] = {"dt",        "t_stop", "seed",
 static const char *const pop_keys[] = {"name", "model", "size", "params"};
 static const char *const proj_keys[] = {
     "source", "target", "rule",           "indegree",       "p",
-    "weight", "delay",  "allow_autapses", "allow_multapses"};
-static const char *const stim_keys[] = {"type",      "target", "rate", "weight",
-                                        "amplitude", "start",  "stop"};
+    "weight", "delay",  "allow_autapses", "allow_multapses", "synapse"};
+static const char *const stim_keys[] = {"type",  "target", "rate",
+                                        "weight", "amplitude", "start",
+                                        "stop", "times", "node_ids"};
 static const char *const record_keys[] = {"spikes"};
 static const char *const dist_keys[] = {"distribution", "low", "high",
                                         "mean",         "std", "mu",
@@ -475,6 +476,39 @@ static int parse_pops(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
   return 0;
 }
 
+/* "synapse": {"model": NAME, PARAM: number, ...}. The engine knows which
+ * models and parameters exist; here only the shape is checked. */
+static int parse_synapse(const cfg_ctx *c, json_t *jp, const char *where,
+                         ntw_proj_cfg *pj) {
+  snprintf(pj->syn_model, sizeof pj->syn_model, "static");
+  json_t *js = json_object_get(jp, "synapse");
+  if (js == NULL) return 0;
+  cfg_path f = fld(where, "synapse");
+  NTW_TRY(need_object(c, js, f.s));
+  json_t *v;
+  NTW_TRY(need(c, js, f.s, "model", &v));
+  NTW_TRY(name_value(c, v, fld(f.s, "model").s, pj->syn_model));
+  size_t n = json_object_size(js);
+  pj->syn_params = calloc(n, sizeof *pj->syn_params);
+  NTW_ALLOC_CHECK(pj->syn_params);
+  const char *key;
+  json_object_foreach(js, key, v) {
+    if (strcmp(key, "model") == 0 || key[0] == '_') continue;
+    cfg_path pf = fld(f.s, key);
+    size_t len = strlen(key);
+    if (len == 0 || len >= NTW_NAME_MAX)
+      return CFG_FAIL(c, f.s, "parameter names must have 1 to %d characters",
+                      NTW_NAME_MAX - 1);
+    ntw_param *p = &pj->syn_params[pj->nsyn_params];
+    memcpy(p->name, key, len + 1);
+    double x;
+    NTW_TRY(num_value(c, v, pf.s, &x));
+    p->value = (ntw_dist){NTW_DIST_CONST, x, 0, -INFINITY, INFINITY};
+    pj->nsyn_params++;
+  }
+  return 0;
+}
+
 static int parse_proj(const cfg_ctx *c, const ntw_config *cfg, json_t *jp,
                       const char *where, ntw_proj_cfg *pj) {
   json_t *v;
@@ -584,7 +618,7 @@ static int parse_proj(const cfg_ctx *c, const ntw_config *cfg, json_t *jp,
                       dt, dt, dist_names[pj->delay.kind - 1], jshow(v).s);
     }
   }
-  return 0;
+  return parse_synapse(c, jp, where, pj);
 }
 
 static int parse_projs(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
@@ -618,8 +652,67 @@ static int req_num(const cfg_ctx *c, json_t *obj, const char *where,
   return num_value(c, v, fld(where, key).s, out);
 }
 
-static int parse_stim(const cfg_ctx *c, json_t *js, const char *where,
-                      ntw_stim_cfg *st) {
+/* "times": [[t, ...], ...] one ascending list per neuron; "node_ids":
+ * which neurons of the target the lists belong to (default 0, 1, ...). */
+static int parse_spike_times(const cfg_ctx *c, const ntw_config *cfg,
+                             json_t *js, const char *where, ntw_stim_cfg *st) {
+  json_t *times, *ids = json_object_get(js, "node_ids");
+  cfg_path ft = fld(where, "times"), fi = fld(where, "node_ids");
+  NTW_TRY(need(c, js, where, "times", &times));
+  if (!json_is_array(times))
+    return CFG_FAIL(c, ft.s, "must be an array of arrays of times in ms (got %s)",
+                    jshow(times).s);
+  size_t nlist = json_array_size(times);
+  uint64_t size = cfg->pops[st->target].size;
+  if (ids != NULL && (!json_is_array(ids) || json_array_size(ids) != nlist))
+    return CFG_FAIL(c, fi.s, "must be an array with one node id per list in "
+                             "\"times\" (%zu) (got %s)", nlist, jshow(ids).s);
+  if (ids == NULL && nlist > size)
+    return CFG_FAIL(c, ft.s, "has %zu lists but population '%s' has %" PRIu64
+                             " neurons", nlist, cfg->pops[st->target].name, size);
+  size_t total = 0;
+  for (size_t i = 0; i < nlist; i++) {
+    json_t *l = json_array_get(times, i);
+    if (!json_is_array(l))
+      return CFG_FAIL(c, fld_idx(ft.s, i).s, "must be an array of times in ms "
+                                              "(got %s)", jshow(l).s);
+    total += json_array_size(l);
+  }
+  st->spike_node = malloc((total + 1) * sizeof *st->spike_node);
+  st->spike_time = malloc((total + 1) * sizeof *st->spike_time);
+  NTW_CHECK(st->spike_node && st->spike_time, NTW_ERR_NOMEM,
+            "out of memory for spike times");
+  for (size_t i = 0; i < nlist; i++) {
+    uint64_t node = i;
+    if (ids != NULL)
+      NTW_TRY(count_value(c, json_array_get(ids, i), fld_idx(fi.s, i).s, 0, &node));
+    if (node >= size)
+      return CFG_FAIL(c, fld_idx(fi.s, i).s, "%" PRIu64 " is not a neuron of "
+                      "'%s' (size %" PRIu64 ")", node, cfg->pops[st->target].name,
+                      size);
+    json_t *l = json_array_get(times, i);
+    cfg_path fl = fld_idx(ft.s, i);
+    double prev = -INFINITY;
+    for (size_t j = 0; j < json_array_size(l); j++) {
+      double t;
+      cfg_path fj = fld_idx(fl.s, j);
+      NTW_TRY(num_value(c, json_array_get(l, j), fj.s, &t));
+      if (!(t >= 0.0))
+        return CFG_FAIL(c, fj.s, "must be >= 0 ms (got %s)",
+                        jshow(json_array_get(l, j)).s);
+      if (!(t >= prev))
+        return CFG_FAIL(c, fj.s, "times must be ascending (got %s after %.15g)",
+                        jshow(json_array_get(l, j)).s, prev);
+      prev = t;
+      st->spike_node[st->nspikes] = node;
+      st->spike_time[st->nspikes++] = t;
+    }
+  }
+  return 0;
+}
+
+static int parse_stim(const cfg_ctx *c, const ntw_config *cfg, json_t *js,
+                      const char *where, ntw_stim_cfg *st) {
   json_t *v;
   int k;
   NTW_TRY(need_object(c, js, where));
@@ -629,15 +722,19 @@ static int parse_stim(const cfg_ctx *c, json_t *js, const char *where,
                        stim_names, NTW_ARRAY_LEN(stim_names), &k));
   st->kind = (ntw_stim_kind)k;
 
-  static const char *const poisson_only[] = {"rate", "weight"};
-  static const char *const dc_only[] = {"amplitude"};
-  const char *const *other = k == NTW_STIM_POISSON ? dc_only : poisson_only;
-  size_t nother = k == NTW_STIM_POISSON ? NTW_ARRAY_LEN(dc_only)
-                                        : NTW_ARRAY_LEN(poisson_only);
-  for (size_t i = 0; i < nother; i++)
-    if (json_object_get(js, other[i]) != NULL)
-      return CFG_FAIL(c, fld(where, other[i]).s,
-                      "not allowed for type '%s'", stim_names[k]);
+  /* Fields of the other types are rejected, not ignored. */
+  static const char *const poisson_fields[] = {"rate", "weight"};
+  static const char *const dc_fields[] = {"amplitude"};
+  static const char *const times_fields[] = {"times", "node_ids"};
+  static const char *const *const owned[] = {poisson_fields, dc_fields,
+                                             times_fields};
+  static const size_t nowned[] = {2, 1, 2};
+  for (int t = 0; t < 3; t++)
+    if (t != k)
+      for (size_t i = 0; i < nowned[t]; i++)
+        if (json_object_get(js, owned[t][i]) != NULL)
+          return CFG_FAIL(c, fld(where, owned[t][i]).s,
+                          "not allowed for type '%s'", stim_names[k]);
 
   NTW_TRY(need(c, js, where, "target", &v));
   NTW_TRY(pop_ref(c, v, fld(where, "target").s, &st->target));
@@ -648,8 +745,10 @@ static int parse_stim(const cfg_ctx *c, json_t *js, const char *where,
       return CFG_FAIL(c, fld(where, "rate").s, "must be >= 0 Hz (got %s)",
                       jshow(json_object_get(js, "rate")).s);
     NTW_TRY(req_num(c, js, where, "weight", &st->weight));
-  } else {
+  } else if (st->kind == NTW_STIM_DC) {
     NTW_TRY(req_num(c, js, where, "amplitude", &st->amplitude));
+  } else {
+    NTW_TRY(parse_spike_times(c, cfg, js, where, st));
   }
 
   NTW_TRY(opt_num(c, js, where, "start", 0.0, &st->start));
@@ -678,8 +777,8 @@ static int parse_stims(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
   NTW_ALLOC_CHECK(cfg->stims);
   cfg->nstims = n;
   for (size_t i = 0; i < n; i++)
-    NTW_TRY(parse_stim(c, json_array_get(arr, i), fld_idx("stimuli", i).s,
-                       &cfg->stims[i]));
+    NTW_TRY(parse_stim(c, cfg, json_array_get(arr, i),
+                       fld_idx("stimuli", i).s, &cfg->stims[i]));
   return 0;
 }
 
@@ -815,6 +914,11 @@ void ntw_config_destroy(ntw_config **cfg) {
   if (cfg == NULL || *cfg == NULL) return;
   ntw_config *c = *cfg;
   for (size_t i = 0; i < c->npops; i++) free(c->pops[i].params);
+  for (size_t i = 0; i < c->nprojs; i++) free(c->projs[i].syn_params);
+  for (size_t i = 0; i < c->nstims; i++) {
+    free(c->stims[i].spike_node);
+    free(c->stims[i].spike_time);
+  }
   free(c->pops);
   free(c->projs);
   free(c->stims);

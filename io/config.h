@@ -21,11 +21,18 @@
  *                      | "rule": "fixed_probability", "p": 0.1,
  *                      | "rule": "one_to_one" | "all_to_all",
  *                      "weight": VALUE, "delay": VALUE,
- *                      "allow_autapses": true, "allow_multapses": true } ],
+ *                      "allow_autapses": true, "allow_multapses": true,
+ *                      "synapse": { "model": "static" | "stdp" | "stdp_pl"
+ *                                   | "tsodyks", PARAM: number, ... } } ],
  *   "stimuli": [ { "type": "poisson", "target": "E", "rate": 20000.0,
  *                  "weight": 0.1, "start": 0, "stop": 1e300 },
  *                { "type": "dc", "target": "E", "amplitude": 100.0,
- *                  "start": 0, "stop": 1e300 } ],
+ *                  "start": 0, "stop": 1e300 },
+ *                { "type": "spike_times", "target": "P",
+ *                  "times": [[1.0, 5.5], [], [2.0]],   one list per neuron
+ *                  "node_ids": [0, 1, 7] } ],          optional, default 0..
+ * A spike_times stimulus forces the listed neurons to spike at the given
+ * times (ms, rounded to the grid, ascending per neuron).
  *   "record": { "spikes": ["E", "I"] }
  * }
  * VALUE is a number, or a distribution object:
@@ -94,9 +101,12 @@ typedef struct {
   ntw_dist weight;
   ntw_dist delay; /* ms */
   bool allow_autapses, allow_multapses;
+  char syn_model[NTW_NAME_MAX]; /* "static" unless "synapse" says otherwise */
+  size_t nsyn_params;
+  ntw_param *syn_params; /* constants only; validated by the engine */
 } ntw_proj_cfg;
 
-typedef enum { NTW_STIM_POISSON = 0, NTW_STIM_DC } ntw_stim_kind;
+typedef enum { NTW_STIM_POISSON = 0, NTW_STIM_DC, NTW_STIM_SPIKE_TIMES } ntw_stim_kind;
 
 typedef struct {
   ntw_stim_kind kind;
@@ -105,6 +115,9 @@ typedef struct {
   double weight;    /* poisson: weight of each input event */
   double amplitude; /* pA, dc */
   double start, stop; /* ms; active for start <= t < stop */
+  size_t nspikes;      /* spike_times: (node, time) pairs, time in ms */
+  uint64_t *spike_node;
+  double *spike_time;
 } ntw_stim_cfg;
 
 typedef struct {

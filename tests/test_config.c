@@ -577,7 +577,7 @@ static const bad_case bad_cases[] = {
     /* stimuli */
     {"{" BASE ", 'stimuli': 3}", NTW_ERR_CONFIG, "stimuli: must be an array"},
     {STIM("{'type': 'spike', 'target': 'E'}"), NTW_ERR_CONFIG,
-     "stimuli[0].type: unknown stimulus type 'spike' (known: poisson, dc)"},
+     "stimuli[0].type: unknown stimulus type 'spike' (known: poisson, dc, spike_times)"},
     {STIM("{'target': 'E', 'rate': 1, 'weight': 1}"), NTW_ERR_CONFIG,
      "stimuli[0].type: missing required field"},
     {STIM("{'type': 'poisson', 'target': 'E', 'weight': 1}"), NTW_ERR_CONFIG,

@@ -166,6 +166,16 @@ def cmd_summary(a):
         print("  wall_sim_s on %d ranks: median %.3f s (min %.3f, max %.3f) vs target "
               "<= %g s -> %s%s" % (a.target_ranks, m, lo, hi, a.target_wall_s, verdict,
                                    "" if applicable else " (not applicable)"))
+        shared = [r for r in tr if (fnum(r.get("bg_cpu_busy_before")) or 0) > a.busy_warn]
+        if shared:
+            quiet = [r for r in tr if r not in shared]
+            if quiet:
+                qm, qlo, qhi = med(quiet, "wall_sim_s")
+                print("    caveat: %d of %d runs started on a busy machine; the %d that did not: "
+                      "median %.3f s (min %.3f, max %.3f)" % (len(shared), len(tr), len(quiet),
+                                                              qm, qlo, qhi))
+            else:
+                print("    caveat: every %d-rank run started on a busy machine" % a.target_ranks)
     else:
         over_only = any(ranks == a.target_ranks for ranks, _ in groups)
         print("  wall_sim_s on %d ranks: NO VERDICT (%s)" % (

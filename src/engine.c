@@ -7,103 +7,8 @@
 
 #include "core/ntw_error.h"
 #include "core/rng.h"
+#include "engine_impl.h"
 #include "model.h"
-
-#define NTW_KEY_GID_BITS 48
-#define NTW_KEY_GID_MASK ((UINT64_C(1) << NTW_KEY_GID_BITS) - 1)
-/* syn_d holds the delay in steps (15 bits) and the receptor port (bit 15). */
-#define NTW_MAX_DELAY_STEPS 32767
-#define NTW_PORT_BIT 15
-#define NTW_DELAY_MASK 0x7fff
-#define NTW_MAX_HOOKS 16
-
-typedef struct {
-  const ntw_model_ops *ops;
-  void *state;
-  uint64_t lo, n; /* local index range */
-  int pop;
-} pop_block;
-
-typedef struct {
-  int stim;          /* config index */
-  uint64_t lo, n;    /* local targets */
-  int64_t start, stop;
-  double weight;
-  int port;          /* receptor port of the targets (by the weight's sign) */
-  uint32_t *cdf;     /* Poisson CDF as 32-bit thresholds */
-  int ncdf;
-  uint8_t guide[1024]; /* first candidate count per top 10 bits of u */
-} poisson_dev;
-
-typedef struct {
-  int64_t step;
-  uint64_t lo, n;
-  double delta; /* pA added to i_ext */
-} dc_event;
-
-typedef struct {
-  ntw_hook_fn fn;
-  void *ctx;
-} hook;
-
-struct ntw_engine {
-  const ntw_config *cfg;
-  ntw_comm *comm;
-  const ntw_part *part;
-  int rank, nranks;
-  double dt;
-
-  uint64_t n_global, n_local;
-  uint64_t *gids; /* local index -> gid */
-
-  size_t nblocks;
-  pop_block *blocks;
-
-  /* Incoming synapses, CSR by source gid (dense row index over all gids). */
-  uint64_t *row; /* n_global + 1 */
-  uint32_t *syn_tgt;
-  float *syn_w;
-  uint16_t *syn_d;
-  uint64_t nsyn;
-
-  /* For each local neuron, the ranks holding targets of it (CSR). */
-  uint64_t *trow;
-  int32_t *tranks;
-
-  /* Delay ring: ring[port * ring_port + (step & ring_mask) * n_local + i]. */
-  double *ring;
-  size_t ring_port; /* elements per port */
-  int nports;
-  int64_t ring_mask;
-  int D, dmax, dmin_built;
-
-  double *i_ext; /* pA per local neuron */
-  dc_event *dc;
-  size_t ndc, next_dc;
-  poisson_dev *poisson;
-  size_t npoisson;
-
-  /* Spikes of the current window. */
-  uint32_t *win_lidx;
-  uint64_t *win_gid;
-  int64_t *win_step;
-  size_t win_n, win_cap;
-  uint32_t *upd_buf; /* per-block spike output */
-
-  /* Exchange buffers. */
-  int *send_counts, *send_offs;
-  uint64_t *send_buf;
-  size_t send_cap;
-  uint64_t *recv_sorted;
-  size_t recv_cap;
-
-  hook hooks[2][NTW_MAX_HOOKS];
-  int nhooks[2];
-
-  uint64_t *pop_spikes;
-  int64_t step;
-  ntw_engine_stats st;
-};
 
 /* ------------------------------------------------------------------ */
 /* Connectivity: the sources of one target, drawn from keyed RNG.       */
@@ -283,22 +188,28 @@ static int plan_delays(ntw_engine *e) {
   return 0;
 }
 
+static bool in_store(const syn_store *st, const ntw_proj_cfg *pr, int k) {
+  return st->proj < 0 ? strcmp(pr->syn_model, "static") == 0 : st->proj == k;
+}
+
 /* Two passes over the same keyed draws: count synapses per source, then fill
  * the CSR in place. No temporary proportional to the synapse count, so the
  * peak memory is the final store. */
-static int build_synapses(ntw_engine *e) {
+static int build_store(ntw_engine *e, syn_store *st) {
   const ntw_config *cfg = e->cfg;
-  const uint64_t N = e->n_global;
-  e->row = calloc(N + 2, sizeof *e->row);
-  NTW_ALLOC_CHECK(e->row);
+  const uint64_t N = st->src_n;
+  st->row = calloc(N + 2, sizeof *st->row);
+  NTW_ALLOC_CHECK(st->row);
   /* Pass 0 counts into row[s+1]; pass 1 fills using row[s+1] as the
    * cursor of source s, which leaves row[s+1] at the end of s. */
-  uint64_t *cnt = e->row + 1;
+  uint64_t *cnt = st->row + 1;
+  const uint64_t base = st->src_first;
   int err = 0;
   src_drawer d;
   for (int pass = 0; pass < 2; pass++) {
     for (size_t k = 0; k < cfg->nprojs; k++) {
       const ntw_proj_cfg *pr = &cfg->projs[k];
+      if (!in_store(st, pr, (int)k)) continue;
       NTW_TRY(drawer_init(&d, cfg, (int)k));
       const pop_block *tb = &e->blocks[pr->target];
       const uint32_t ws = NTW_STREAM_WEIGHT | (uint32_t)k;
@@ -311,16 +222,16 @@ static int build_synapses(ntw_engine *e) {
         const uint64_t tg = e->gids[i];
         size_t ns = draw_sources(&d, cfg->sim.seed, tg);
         if (pass == 0) {
-          for (size_t j = 0; j < ns; j++) cnt[d.buf[j]]++;
+          for (size_t j = 0; j < ns; j++) cnt[d.buf[j] - base]++;
           continue;
         }
         for (size_t j = 0; j < ns; j++) {
-          uint64_t pos = cnt[d.buf[j]]++;
-          e->syn_tgt[pos] = (uint32_t)i;
+          uint64_t pos = cnt[d.buf[j] - base]++;
+          st->tgt[pos] = (uint32_t)i;
           const float wj = (float)(wconst ? pr->weight.a
                                           : ntw_dist_draw(&pr->weight, cfg->sim.seed,
                                                           ws, tg, (uint32_t)j));
-          e->syn_w[pos] = wj;
+          st->w[pos] = wj;
           int ds_ = dconst ? dc
                            : delay_steps(ntw_dist_draw(&pr->delay, cfg->sim.seed,
                                                        ds, tg, (uint32_t)j),
@@ -334,7 +245,7 @@ static int build_synapses(ntw_engine *e) {
             drawer_fini(&d);
             return err;
           }
-          e->syn_d[pos] = (uint16_t)(ds_ | ((two_ports && wj < 0) << NTW_PORT_BIT));
+          st->d[pos] = (uint16_t)(ds_ | ((two_ports && wj < 0) << NTW_PORT_BIT));
           if (ds_ < e->dmin_built) e->dmin_built = ds_;
         }
       }
@@ -342,23 +253,51 @@ static int build_synapses(ntw_engine *e) {
     }
     if (pass == 0) {
       /* counts -> start offsets: row[s] = start of source s. */
-      for (uint64_t s = 0; s < N; s++) e->row[s + 1] += e->row[s];
-      e->nsyn = e->row[N];
+      for (uint64_t x = 0; x < N; x++) st->row[x + 1] += st->row[x];
+      st->nsyn = st->row[N];
       NTW_CHECK(e->n_local <= UINT32_MAX, NTW_ERR_NOTSUP,
                 "more than 2^32 neurons on one rank; use more ranks");
-      size_t ns = e->nsyn ? e->nsyn : 1;
-      e->syn_tgt = malloc(ns * sizeof *e->syn_tgt);
-      e->syn_w = malloc(ns * sizeof *e->syn_w);
-      e->syn_d = malloc(ns * sizeof *e->syn_d);
-      NTW_CHECK(e->syn_tgt && e->syn_w && e->syn_d, NTW_ERR_NOMEM,
+      size_t ns = st->nsyn ? st->nsyn : 1;
+      st->tgt = malloc(ns * sizeof *st->tgt);
+      st->w = malloc(ns * sizeof *st->w);
+      st->d = malloc(ns * sizeof *st->d);
+      NTW_CHECK(st->tgt && st->w && st->d, NTW_ERR_NOMEM,
                 "out of memory for %llu synapses on rank %d",
-                (unsigned long long)e->nsyn, e->rank);
+                (unsigned long long)st->nsyn, e->rank);
       /* row[s+1] := start of s, the fill cursor of pass 1. */
-      memmove(e->row + 1, e->row, N * sizeof *e->row);
-      e->row[0] = 0;
+      memmove(st->row + 1, st->row, N * sizeof *st->row);
+      st->row[0] = 0;
     }
   }
   return 0; /* row[s] = start of s, row[N] = nsyn */
+}
+
+/* Store 0 takes every static projection; each plastic projection gets its
+ * own store with its parameters and per-source state. */
+static int build_synapses(ntw_engine *e) {
+  const ntw_config *cfg = e->cfg;
+  e->stores = calloc(cfg->nprojs + 1, sizeof *e->stores);
+  NTW_ALLOC_CHECK(e->stores);
+  NTW_TRY(ntw_syn_setup(e, &e->stores[e->nstores++], -1));
+  for (size_t k = 0; k < cfg->nprojs; k++)
+    if (strcmp(cfg->projs[k].syn_model, "static") != 0)
+      NTW_TRY(ntw_syn_setup(e, &e->stores[e->nstores++], (int)k));
+  for (size_t k = 0; k < e->nstores; k++) {
+    NTW_TRY(build_store(e, &e->stores[k]));
+    e->nsyn += e->stores[k].nsyn;
+  }
+  return ntw_syn_post_setup(e);
+}
+
+/* Does any local synapse have source g? */
+static bool needed_source(const ntw_engine *e, uint64_t g) {
+  for (size_t k = 0; k < e->nstores; k++) {
+    const syn_store *st = &e->stores[k];
+    uint64_t i = g - st->src_first;
+    if (g >= st->src_first && i < st->src_n && st->row[i + 1] > st->row[i])
+      return true;
+  }
+  return false;
 }
 
 /* Tell each neuron's owner which ranks need its spikes: every rank sends,
@@ -376,7 +315,7 @@ static int build_target_ranks(ntw_engine *e) {
   }
   size_t nneed = 0;
   for (uint64_t g = 0; g < e->n_global; g++)
-    if (e->row[g + 1] > e->row[g]) {
+    if (needed_source(e, g)) {
       sc[ntw_part_owner(e->part, g)]++;
       nneed++;
     }
@@ -390,7 +329,7 @@ static int build_target_ranks(ntw_engine *e) {
     int *pos = rd; /* reuse rd as a cursor before the counts exchange */
     memcpy(pos, sd, (size_t)P * sizeof *pos);
     for (uint64_t g = 0; g < e->n_global; g++)
-      if (e->row[g + 1] > e->row[g]) sb[pos[ntw_part_owner(e->part, g)]++] = g;
+      if (needed_source(e, g)) sb[pos[ntw_part_owner(e->part, g)]++] = g;
   }
   if (MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, mc) != MPI_SUCCESS) {
     err = NTW_ERR(NTW_ERR_MPI, "MPI_Alltoall failed building target tables");
@@ -470,6 +409,12 @@ static inline int poisson_count(const poisson_dev *pd, uint32_t u) {
   return c;
 }
 
+static int cmp_forced(const void *a, const void *b) {
+  const forced_spike *x = a, *y = b;
+  if (x->step != y->step) return (x->step > y->step) - (x->step < y->step);
+  return (x->lidx > y->lidx) - (x->lidx < y->lidx);
+}
+
 static int build_stimuli(ntw_engine *e) {
   const ntw_config *cfg = e->cfg;
   e->i_ext = calloc(e->n_local ? e->n_local : 1, sizeof *e->i_ext);
@@ -493,12 +438,29 @@ static int build_stimuli(ntw_engine *e) {
       p->weight = s->weight;
       p->port = (b->ops->nports == 2 && s->weight < 0) ? 1 : 0;
       NTW_TRY(poisson_table(s->rate * e->dt * 1e-3, p));
+    } else if (s->kind == NTW_STIM_SPIKE_TIMES) {
+      forced_spike *nf = realloc(e->forced, (e->nforced + s->nspikes + 1) * sizeof *nf);
+      NTW_ALLOC_CHECK(nf);
+      e->forced = nf;
+      const uint64_t first = cfg->pops[s->target].first_gid;
+      for (size_t q = 0; q < s->nspikes; q++) {
+        const uint64_t g = first + s->spike_node[q];
+        const int64_t stamp = (int64_t)llround(s->spike_time[q] / e->dt);
+        NTW_CHECK(stamp >= 1, NTW_ERR_CONFIG,
+                  "%s: stimuli[%zu].times: %g ms rounds to step 0; the first "
+                  "possible spike time is dt = %g ms",
+                  cfg->path, k, s->spike_time[q], e->dt);
+        if (ntw_part_owner(e->part, g) != e->rank) continue;
+        e->forced[e->nforced++] = (forced_spike){
+            stamp - 1, (uint32_t)ntw_part_local_lower(e->part, e->rank, g)};
+      }
     } else {
       e->dc[e->ndc++] = (dc_event){start, b->lo, b->n, s->amplitude};
       if (stop != INT64_MAX)
         e->dc[e->ndc++] = (dc_event){stop, b->lo, b->n, -s->amplitude};
     }
   }
+  qsort(e->forced, e->nforced, sizeof *e->forced, cmp_forced);
   /* Apply in step order; equal steps keep config order (stable). */
   for (size_t i = 1; i < e->ndc; i++)
     for (size_t j = i; j > 0 && e->dc[j - 1].step > e->dc[j].step; j--) {
@@ -568,7 +530,10 @@ void ntw_engine_destroy(ntw_engine **pe) {
   free(e->blocks);
   for (size_t k = 0; k < e->npoisson; k++) free(e->poisson[k].cdf);
   free(e->poisson), free(e->dc), free(e->i_ext);
-  free(e->gids), free(e->row), free(e->syn_tgt), free(e->syn_w), free(e->syn_d);
+  ntw_syn_post_free(e);
+  for (size_t k = 0; k < e->nstores; k++) ntw_syn_free(&e->stores[k]);
+  free(e->stores), free(e->forced);
+  free(e->gids);
   free(e->trow), free(e->tranks), free(e->ring);
   free(e->win_lidx), free(e->win_gid), free(e->win_step), free(e->upd_buf);
   free(e->send_counts), free(e->send_offs), free(e->send_buf);
@@ -683,15 +648,17 @@ static int exchange_and_deliver(ntw_engine *e, int64_t t0) {
   memcpy(e->recv_sorted, recv, nrecv * sizeof *recv);
   qsort(e->recv_sorted, nrecv, sizeof *recv, cmp_u64);
 
+  /* Store 0 (static) inline: it is the hot loop of most networks. */
+  const syn_store *st0 = &e->stores[0];
   const uint64_t nl = e->n_local;
   const int64_t mask = e->ring_mask;
   double *restrict ring = e->ring;
-  const uint64_t *restrict row = e->row;
-  const uint32_t *restrict tgt = e->syn_tgt;
-  const float *restrict w = e->syn_w;
-  const uint16_t *restrict d = e->syn_d;
-  uint64_t events = 0;
+  const uint64_t *restrict row = st0->row;
+  const uint32_t *restrict tgt = st0->tgt;
+  const float *restrict w = st0->w;
+  const uint16_t *restrict d = st0->d;
   const size_t rp = e->ring_port;
+  uint64_t events = 0;
   for (size_t k = 0; k < nrecv; k++) {
     const uint64_t key = e->recv_sorted[k];
     const int64_t s = t0 + (int64_t)(key >> NTW_KEY_GID_BITS);
@@ -703,8 +670,22 @@ static int exchange_and_deliver(ntw_engine *e, int64_t t0) {
       ring[(dj >> NTW_PORT_BIT) * rp +
            (size_t)((s + (dj & NTW_DELAY_MASK)) & mask) * nl + tgt[j]] += w[j];
     }
+    for (size_t q = 1; q < e->nstores; q++)
+      events += ntw_syn_deliver(e, &e->stores[q], g, s);
   }
   e->st.events_local += events;
+  return 0;
+}
+
+/* A spike of local neuron li (in block b) emitted in step s, stamped s+1. */
+static int emit(ntw_engine *e, size_t b, uint32_t li, int64_t s) {
+  NTW_TRY(grow_window(e, e->win_n + 1));
+  e->win_lidx[e->win_n] = li;
+  e->win_gid[e->win_n] = e->gids[li];
+  e->win_step[e->win_n] = s + 1;
+  e->win_n++;
+  e->pop_spikes[e->blocks[b].pop]++;
+  if (e->post && e->post[b]) NTW_TRY(ntw_syn_post_spike(e, b, li, s + 1));
   return 0;
 }
 
@@ -725,6 +706,7 @@ int ntw_engine_run(ntw_engine *e, int64_t until) {
         for (uint64_t i = ev->lo; i < ev->lo + ev->n; i++) e->i_ext[i] += ev->delta;
       }
       double *slot = e->ring + (size_t)(s & e->ring_mask) * nl;
+      const size_t step_first = e->win_n;
       for (size_t b = 0; b < e->nblocks; b++) {
         pop_block *pb = &e->blocks[b];
         if (!pb->n) continue;
@@ -732,17 +714,21 @@ int ntw_engine_run(ntw_engine *e, int64_t until) {
         const double *in[2] = {slot + pb->lo,
                                slot + (e->nports > 1 ? e->ring_port : 0) + pb->lo};
         pb->ops->update(pb->state, in, e->i_ext + pb->lo, e->upd_buf, &ns);
-        if (ns) {
-          NTW_TRY(grow_window(e, e->win_n + ns));
-          for (size_t k = 0; k < ns; k++) {
-            uint32_t li = (uint32_t)pb->lo + e->upd_buf[k];
-            e->win_lidx[e->win_n] = li;
-            e->win_gid[e->win_n] = e->gids[li];
-            e->win_step[e->win_n] = s + 1; /* stamped at the end of step s */
-            e->win_n++;
-          }
-          e->pop_spikes[pb->pop] += ns;
-        }
+        for (size_t k = 0; k < ns; k++)
+          NTW_TRY(emit(e, b, (uint32_t)pb->lo + e->upd_buf[k], s));
+      }
+      /* Forced spikes (spike_times) of this step, unless already emitted. */
+      for (; e->next_forced < e->nforced && e->forced[e->next_forced].step <= s;
+           e->next_forced++) {
+        const forced_spike *f = &e->forced[e->next_forced];
+        if (f->step < s) continue; /* before the run started (restart) */
+        bool dup = false;
+        for (size_t k = step_first; k < e->win_n && !dup; k++)
+          dup = e->win_lidx[k] == f->lidx;
+        if (dup) continue;
+        size_t b = 0;
+        while (f->lidx >= e->blocks[b].lo + e->blocks[b].n) b++;
+        NTW_TRY(emit(e, b, f->lidx, s));
       }
       for (int p = 0; p < e->nports; p++)
         memset(slot + (size_t)p * e->ring_port, 0, nl * sizeof *slot);
@@ -787,9 +773,13 @@ double ntw_engine_get_v(const ntw_engine *e, uint64_t gid) {
 
 void ntw_engine_foreach_synapse(const ntw_engine *e, ntw_synapse_fn fn,
                                 void *ctx) {
-  for (uint64_t g = 0; g < e->n_global; g++)
-    for (uint64_t j = e->row[g]; j < e->row[g + 1]; j++)
-      fn(g, e->gids[e->syn_tgt[j]], e->syn_w[j], e->syn_d[j] & NTW_DELAY_MASK, ctx);
+  for (size_t k = 0; k < e->nstores; k++) {
+    const syn_store *st = &e->stores[k];
+    for (uint64_t i = 0; i < st->src_n; i++)
+      for (uint64_t j = st->row[i]; j < st->row[i + 1]; j++)
+        fn(st->src_first + i, e->gids[st->tgt[j]], st->w[j],
+           st->d[j] & NTW_DELAY_MASK, ctx);
+  }
 }
 
 void ntw_engine_get_stats(const ntw_engine *e, ntw_engine_stats *st) {

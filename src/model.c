@@ -9,10 +9,15 @@
 #include "core/rng.h"
 
 extern const ntw_model_ops ntw_model_iaf_psc_delta;
+extern const ntw_model_ops ntw_model_iaf_psc_exp;
 extern const ntw_model_ops ntw_model_spike_source;
 
-static const ntw_model_ops *const ntw__models[] = {&ntw_model_iaf_psc_delta,
-                                                   &ntw_model_spike_source};
+/* One model per line. */
+static const ntw_model_ops *const ntw__models[] = {
+    &ntw_model_iaf_psc_delta,
+    &ntw_model_iaf_psc_exp,
+    &ntw_model_spike_source,
+};
 #define NTW_NMODELS (sizeof ntw__models / sizeof *ntw__models)
 
 const ntw_model_ops *ntw_model_find(const char *name) {

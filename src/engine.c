@@ -525,12 +525,12 @@ fail:
 void ntw_engine_destroy(ntw_engine **pe) {
   if (!pe || !*pe) return;
   ntw_engine *e = *pe;
+  ntw_syn_post_free(e); /* reads the blocks: before they go */
   for (size_t b = 0; b < e->nblocks; b++)
     if (e->blocks[b].state) e->blocks[b].ops->destroy(e->blocks[b].state);
   free(e->blocks);
   for (size_t k = 0; k < e->npoisson; k++) free(e->poisson[k].cdf);
   free(e->poisson), free(e->dc), free(e->i_ext);
-  ntw_syn_post_free(e);
   for (size_t k = 0; k < e->nstores; k++) ntw_syn_free(&e->stores[k]);
   free(e->stores), free(e->forced);
   free(e->gids);

@@ -69,6 +69,12 @@ static int parse_args(int argc, char **argv, run_args *a) {
       a->config = o;
       continue;
     }
+    static const char *const with_value[] = {"--out", "--t-stop", "--seed",
+                                             "--partition", "--bind"};
+    bool known = false;
+    for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
+      known |= strcmp(o, with_value[k]) == 0;
+    NTW_CHECK(known, NTW_ERR_ARG, "unknown option '%s'", o);
     NTW_CHECK(v, NTW_ERR_ARG, "%s: missing value", o);
     i++;
     char *end;
@@ -87,10 +93,8 @@ static int parse_args(int argc, char **argv, run_args *a) {
       a->has_seed = true;
     } else if (strcmp(o, "--partition") == 0) {
       a->partition = v;
-    } else if (strcmp(o, "--bind") == 0) {
-      a->bind = v;
     } else {
-      return NTW_ERR(NTW_ERR_ARG, "unknown option '%s'", o);
+      a->bind = v;
     }
   }
   NTW_CHECK(a->config, NTW_ERR_ARG, "missing CONFIG.json");
@@ -127,7 +131,10 @@ static int load_config(const run_args *a, ntw_config **cfg) {
                              a->bind);
 }
 
-static int make_out_dir(const char *dir) {
+/* Creates DIR (and parents); *created tells whether DIR itself is new, so a
+ * failed run can take back an empty directory it made. */
+static int make_out_dir(const char *dir, bool *created) {
+  *created = false;
   char path[4096];
   NTW_CHECK(strlen(dir) < sizeof path - 32, NTW_ERR_ARG, "--out: path too long");
   snprintf(path, sizeof path, "%s", dir);
@@ -139,7 +146,9 @@ static int make_out_dir(const char *dir) {
                        path, strerror(errno));
       *p = '/';
     }
-  if (mkdir(path, 0777) && errno != EEXIST)
+  if (mkdir(path, 0777) == 0)
+    *created = true;
+  else if (errno != EEXIST)
     return NTW_ERR(NTW_ERR_IO, "%s: cannot create output directory (--out): %s",
                    dir, strerror(errno));
   NTW_CHECK(access(dir, W_OK | X_OK) == 0, NTW_ERR_IO,
@@ -375,10 +384,11 @@ int ntw_cli_run(int argc, char **argv) {
   ntw_engine *eng = NULL;
   recorder rec = {0};
   char binding[128] = "none";
+  bool out_created = false;
   int rc = 1;
 
   if (agree(load_config(&a, &cfg))) goto done;
-  err = rank == 0 ? make_out_dir(a.out) : 0;
+  err = rank == 0 ? make_out_dir(a.out, &out_created) : 0;
   if (agree(err)) goto done;
   {
     ntw_bind_mode mode;
@@ -444,5 +454,6 @@ done:
   ntw_comm_destroy(&comm);
   ntw_part_destroy(&part);
   ntw_config_destroy(&cfg);
+  if (rc != 0 && out_created) rmdir(a.out); /* only if still empty */
   return rc;
 }

@@ -1,0 +1,250 @@
+#!/bin/sh
+# Invariant 4: bad input ends with one clear error line naming the file and
+# the field, non-zero exit on every rank, all ranks stopped (no hang), and no
+# earlier output damaged.
+#
+# Usage: cli_errors.sh NTWIN MPIRUN WORK_DIR
+#
+# Every case runs `ntwin` on 2 ranks. Each rank is wrapped so that it records
+# its own exit status, and mpirun is told not to kill the other ranks when one
+# fails (orte_abort_on_non_zero_status 0): a rank that does not stop by
+# itself then shows up as a timeout instead of being hidden by mpirun's abort.
+# Per case it requires:
+#   - no timeout; every rank exits with the expected status (1 bad input,
+#     2 usage); usage errors also print "(see 'ntwin help')";
+#   - exactly one stderr line starting with "ntwin: error:", containing the
+#     expected file name and field text;
+#   - no spikes.h5, spikes.h5.tmp or report.json in the --out directory.
+# Then a good run's output must survive later failing runs into the same dir.
+set -u
+ntwin=$1 mpirun=$2 work=$3
+py=/usr/bin/python3
+NP=2
+TIMEOUT=${NTWIN_TEST_TIMEOUT:-60}
+case $ntwin in /*) ;; *) ntwin=$PWD/$ntwin ;; esac
+
+die() { echo "FAIL: $*" >&2; exit 1; }
+
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || die "cannot create work dir $work"
+
+# A small valid network (500 neurons, 50 ms) and one broken copy per case.
+"$py" - <<'EOF' || die "cannot write the configs"
+import json, copy
+pop = lambda name, size: {
+    "name": name, "model": "iaf_psc_delta", "size": size,
+    "params": {"tau_m": 20.0, "C_m": 250.0, "t_ref": 2.0, "E_L": 0.0,
+               "V_th": 20.0, "V_reset": 10.0, "I_e": 0.0,
+               "V_m": {"distribution": "uniform", "low": 0.0, "high": 20.0}}}
+proj = lambda s, t, k, w: {
+    "source": s, "target": t, "rule": "fixed_indegree", "indegree": k,
+    "weight": w, "delay": 1.5, "allow_autapses": False, "allow_multapses": False}
+good = {
+    "simulation": {"dt": 0.1, "t_stop": 50.0, "seed": 12345,
+                   "partition": "round_robin", "bind": "none", "comm": "mpi"},
+    "populations": [pop("E", 400), pop("I", 100)],
+    "projections": [proj("E", "E", 80, 0.1), proj("E", "I", 80, 0.1),
+                    proj("I", "E", 20, -0.5), proj("I", "I", 20, -0.5)],
+    "stimuli": [{"type": "poisson", "target": "E", "rate": 20000.0, "weight": 0.1},
+                {"type": "poisson", "target": "I", "rate": 20000.0, "weight": 0.1}],
+    "record": {"spikes": ["E", "I"]},
+}
+def write(name, edit=None):
+    c = copy.deepcopy(good)
+    if edit:
+        edit(c)
+    with open(name, "w") as f:
+        json.dump(c, f, indent=2)
+        f.write("\n")
+write("good.json")
+write("no_dt.json", lambda c: c["simulation"].pop("dt"))
+write("neg_size.json", lambda c: c["populations"][0].update(size=-5))
+write("sizee.json", lambda c: c["populations"][1].update(sizee=c["populations"][1].pop("size")))
+write("bad_model.json", lambda c: c["populations"][0].update(model="iaf_psc_nope"))
+write("bad_rule.json", lambda c: c["projections"][1].update(rule="fixed_outdegreee"))
+# I has 100 neurons; 101 distinct sources cannot exist without multapses.
+write("big_indegree.json", lambda c: c["projections"][2].update(indegree=101))
+write("short_delay.json", lambda c: c["projections"][0].update(delay=0.05))
+write("tau_mm.json", lambda c: c["populations"][0]["params"].update(tau_mm=20.0))
+write("v_reset.json", lambda c: c["populations"][1]["params"].update(V_reset=20.0))
+write("bad_record.json", lambda c: c["record"].update(spikes=["E", "X"]))
+EOF
+# JSON syntax error: missing ',' at line 6, column 40 (the '"model"' token).
+cat >syntax.json <<'EOF'
+{
+  "simulation": {
+    "dt": 0.1,
+    "t_stop": 100.0
+  },
+  "populations": [ { "name": "E", "size" 10, "model": "iaf_psc_delta" } ]
+}
+EOF
+: >regular_file
+
+# ntw NAME ARGS...: run ntwin on NP ranks in $work, every rank writing its
+# exit status to rc_NAME/RANK. Sets $rc (timeout's status) and leaves
+# NAME.stdout / NAME.stderr.
+ntw() {
+  name=$1
+  shift
+  rm -rf "rc_$name" && mkdir "rc_$name"
+  # $0 = ntwin, $1 = status dir; passed as arguments, not via the environment.
+  timeout -k 10 "$TIMEOUT" "$mpirun" -n "$NP" --oversubscribe --bind-to none \
+    --mca orte_abort_on_non_zero_status 0 \
+    sh -c 'd=$1 r=${OMPI_COMM_WORLD_RANK:-x}; shift; echo $$ >"$d/pid.$r"
+           "$0" "$@"; s=$?; echo $s >"$d/$r"; exit $s' \
+    "$ntwin" "$work/rc_$name" "$@" >"$name.stdout" 2>"$name.stderr" </dev/null
+  rc=$?
+  if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+    # mpirun, killed by timeout, may leave hung ranks behind. mpirun starts
+    # each wrapper as a process-group leader: kill exactly those groups.
+    for f in "rc_$name"/pid.*; do
+      [ -f "$f" ] && kill -9 "-$(cat "$f")" 2>/dev/null
+    done
+  fi
+}
+
+pass=0 failed=0 failed_cases=
+# expect NAME STATUS OUTDIR TEXT... -- ARGS...
+#   STATUS: 1 (bad input) or 2 (usage); TEXTs must all occur in the error line.
+expect() {
+  name=$1 want=$2 outdir=$3
+  shift 3
+  texts=
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do
+    texts="$texts$1
+"
+    shift
+  done
+  shift
+  ntw "$name" "$@"
+  why=
+  if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+    why="$why
+  did not finish within ${TIMEOUT}s (hang: some rank did not stop)"
+  fi
+  r=0
+  while [ $r -lt $NP ]; do
+    if [ ! -f "rc_$name/pid.$r" ]; then
+      why="$why
+  rank $r never started"
+    elif [ ! -f "rc_$name/$r" ]; then
+      why="$why
+  rank $r left no exit status (killed, crashed or hung)"
+    else
+      got=$(cat "rc_$name/$r")
+      [ "$got" = "$want" ] || why="$why
+  rank $r exited with status $got, expected $want"
+    fi
+    r=$((r + 1))
+  done
+  nerr=$(grep -c '^ntwin: error:' "$name.stderr")
+  line=$(grep '^ntwin: error:' "$name.stderr" | head -1)
+  if [ "$nerr" -ne 1 ]; then
+    why="$why
+  $nerr stderr lines start with 'ntwin: error:', expected exactly 1"
+  fi
+  old_ifs=$IFS
+  IFS='
+'
+  for t in $texts; do
+    case $line in
+      *"$t"*) ;;
+      *) why="$why
+  error line does not contain '$t'" ;;
+    esac
+  done
+  IFS=$old_ifs
+  if [ "$want" = 2 ] && ! grep -qF "(see 'ntwin help')" "$name.stderr"; then
+    why="$why
+  usage error without the \"(see 'ntwin help')\" line"
+  fi
+  for f in spikes.h5 spikes.h5.tmp report.json report.json.tmp; do
+    [ -e "$outdir/$f" ] && why="$why
+  left $outdir/$f behind"
+  done
+  if [ -z "$why" ]; then
+    pass=$((pass + 1))
+    echo "ok   $name: $line"
+  else
+    failed=$((failed + 1))
+    failed_cases="$failed_cases $name"
+    echo "FAIL $name: ntwin $*$why" >&2
+    echo "  --- stderr:" >&2
+    sed 's/^/  | /' "$name.stderr" >&2
+  fi
+}
+
+expect missing_file 1 out_missing missing.json "cannot read" -- \
+  run missing.json --out out_missing
+expect json_syntax 1 out_syntax syntax.json "line 6" "column" -- \
+  run syntax.json --out out_syntax
+expect missing_dt 1 out_no_dt no_dt.json simulation.dt -- \
+  run no_dt.json --out out_no_dt
+expect negative_size 1 out_neg_size neg_size.json "populations[0].size" -- \
+  run neg_size.json --out out_neg_size
+expect mistyped_field 1 out_sizee sizee.json "populations[1].sizee" -- \
+  run sizee.json --out out_sizee
+expect unknown_model 1 out_bad_model bad_model.json "populations[0].model" iaf_psc_nope -- \
+  run bad_model.json --out out_bad_model
+expect unknown_rule 1 out_bad_rule bad_rule.json "projections[1].rule" fixed_outdegreee -- \
+  run bad_rule.json --out out_bad_rule
+expect indegree_too_big 1 out_big_indegree big_indegree.json "projections[2].indegree" -- \
+  run big_indegree.json --out out_big_indegree
+expect delay_below_dt 1 out_short_delay short_delay.json "projections[0].delay" -- \
+  run short_delay.json --out out_short_delay
+expect unknown_param 1 out_tau_mm tau_mm.json "populations[0].params.tau_mm" -- \
+  run tau_mm.json --out out_tau_mm
+expect v_reset_ge_v_th 1 out_v_reset v_reset.json "populations[1].params.V_reset" -- \
+  run v_reset.json --out out_v_reset
+expect unknown_record_pop 1 out_bad_record bad_record.json "record.spikes" "'X'" -- \
+  run bad_record.json --out out_bad_record
+expect negative_t_stop 1 out_t_stop --t-stop -- \
+  run good.json --out out_t_stop --t-stop -5
+expect bogus_partition 1 out_partition --partition bogus -- \
+  run good.json --out out_partition --partition bogus
+expect unknown_option 2 out_option "unknown option" --frobnicate -- \
+  run good.json --frobnicate --out out_option
+expect unknown_option_last 2 out_option_last "unknown option" --frobnicate -- \
+  run good.json --out out_option_last --frobnicate
+expect missing_value 2 out_missing_value --t-stop "missing value" -- \
+  run good.json --out out_missing_value --t-stop
+expect missing_out 2 . --out -- \
+  run good.json
+expect unwritable_out 1 regular_file/sub regular_file/sub -- \
+  run good.json --out regular_file/sub
+if [ -s regular_file ] || [ ! -f regular_file ]; then
+  echo "FAIL unwritable_out: regular_file was changed" >&2
+  failed=$((failed + 1)) failed_cases="$failed_cases unwritable_out_file"
+fi
+
+# No earlier output damaged: a good run, then failing runs into the same dir.
+ntw good run good.json --out keep --quiet
+if [ $rc -ne 0 ] || [ "$(cat rc_good/0 rc_good/1 2>/dev/null | tr -d '\n')" != 00 ] ||
+   [ ! -s keep/spikes.h5 ] || [ ! -s keep/report.json ]; then
+  cat good.stderr >&2
+  die "the good config did not run (status $rc), cannot test output preservation"
+fi
+before=$(md5sum keep/spikes.h5 keep/report.json)
+for bad in tau_mm v_reset short_delay; do
+  ntw "keep_$bad" run "$bad.json" --out keep
+  after=$(md5sum keep/spikes.h5 keep/report.json 2>&1)
+  leftovers=$(ls -A keep | grep -v -x -e spikes.h5 -e report.json)
+  if [ "$(cat rc_keep_$bad/0 2>/dev/null)" != 1 ]; then
+    echo "FAIL keep_$bad: the bad run into keep/ did not fail with status 1 (timeout status $rc)" >&2
+    failed=$((failed + 1)) failed_cases="$failed_cases keep_$bad"
+  elif [ "$before" != "$after" ]; then
+    echo "FAIL keep_$bad: a failing run changed the earlier output:" >&2
+    echo "  before: $before" >&2
+    echo "  after:  $after" >&2
+    failed=$((failed + 1)) failed_cases="$failed_cases keep_$bad"
+  elif [ -n "$leftovers" ]; then
+    echo "FAIL keep_$bad: a failing run left files in keep/: $leftovers" >&2
+    failed=$((failed + 1)) failed_cases="$failed_cases keep_$bad"
+  else
+    pass=$((pass + 1))
+    echo "ok   keep_$bad: keep/spikes.h5 and keep/report.json unchanged, no leftovers"
+  fi
+done
+
+echo "cli_errors: $pass passed, $failed failed${failed_cases:+ ($failed_cases )}"
+[ $failed -eq 0 ]

@@ -1,0 +1,129 @@
+#!/bin/sh
+# Invariant 1: the same config and seed give bit-identical spikes on any
+# number of ranks and any partition strategy.
+#
+# Usage: determinism.sh NTWIN MPIRUN H5DIFF CONFIG_DIR WORK_DIR
+#
+# Runs a 2,500-neuron Brunel network (configs/brunel-small.json cut to
+# 300 ms) on 1, 2, 3, 4 ranks x round_robin, block and requires every
+# spikes.h5 to equal the 1-rank round_robin one (h5diff -r and cmp), the
+# spike count to be > 10,000, synapses == 2,500,000 and equal spike counts
+# in every report.json. A run with another --seed must give a different
+# file, so the comparison is shown to be able to fail.
+set -u
+ntwin=$1 mpirun=$2 h5diff=$3 configs=$4 work=$5
+py=/usr/bin/python3
+TIMEOUT=${NTWIN_TEST_TIMEOUT:-120}
+
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+die() { echo "FAIL: $*" >&2; exit 1; }
+
+# jget FILE FIELD: print a top-level field of a JSON file.
+jget() {
+  "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+}
+
+rm -rf "$work" && mkdir -p "$work" || die "cannot create work dir $work"
+cfg=$work/brunel-300ms.json
+"$py" - "$configs/brunel-small.json" "$cfg" <<'EOF' || die "cannot write $cfg"
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["simulation"]["t_stop"] = 300.0
+assert sum(p["size"] for p in c["populations"]) == 2500
+json.dump(c, open(sys.argv[2], "w"), indent=1)
+EOF
+
+# h5same A B LOG: h5diff -r finds no difference. h5diff 1.10 exits 0 for
+# datasets of different shapes ("Not comparable"), e.g. two spike reports
+# with different spike counts, so that message counts as a difference too.
+h5same() {
+  "$h5diff" -r -c "$1" "$2" >"$3" 2>&1 || return 1
+  ! grep -qi 'not comparable' "$3"
+}
+
+# run NP PARTITION OUTDIR [extra args]
+run() {
+  np=$1 part=$2 out=$3
+  shift 3
+  timeout -k 10 "$TIMEOUT" "$mpirun" -n "$np" --oversubscribe --bind-to none \
+    "$ntwin" run "$cfg" --out "$out" --partition "$part" --bind none --quiet "$@" \
+    >"$out.log" 2>&1
+  rc=$?
+  if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+    cat "$out.log" >&2
+    die "run np=$np partition=$part timed out after ${TIMEOUT}s (hang?)"
+  fi
+  if [ $rc -ne 0 ]; then
+    cat "$out.log" >&2
+    die "run np=$np partition=$part exited with status $rc"
+  fi
+  [ -f "$out/spikes.h5" ] || die "run np=$np partition=$part wrote no $out/spikes.h5"
+  [ -f "$out/report.json" ] || die "run np=$np partition=$part wrote no $out/report.json"
+}
+
+ref=$work/np1_round_robin
+run 1 round_robin "$ref"
+ref_spikes=$(jget "$ref/report.json" spikes) || die "no 'spikes' in $ref/report.json"
+ref_syn=$(jget "$ref/report.json" synapses) || die "no 'synapses' in $ref/report.json"
+
+# The comparison must not be empty: count the spikes in the file itself.
+nfile=$("$py" - "$ref/spikes.h5" <<'EOF'
+import h5py, sys
+f = h5py.File(sys.argv[1], "r")
+print(sum(f["spikes"][p]["timestamps"].shape[0] for p in f["spikes"]))
+EOF
+) || die "cannot read $ref/spikes.h5 with h5py"
+echo "reference (1 rank, round_robin): $nfile spikes in file, report spikes=$ref_spikes synapses=$ref_syn"
+[ "$nfile" -gt 10000 ] || fail "reference run has only $nfile spikes (need > 10000 for a meaningful comparison)"
+[ "$nfile" = "$ref_spikes" ] || fail "reference report.json spikes=$ref_spikes but the file holds $nfile spikes"
+
+for np in 1 2 3 4; do
+  for part in round_robin block; do
+    out=$work/np${np}_$part
+    [ "$out" = "$ref" ] || run "$np" "$part" "$out"
+    syn=$(jget "$out/report.json" synapses)
+    spk=$(jget "$out/report.json" spikes)
+    ranks=$(jget "$out/report.json" ranks)
+    rpart=$(jget "$out/report.json" partition)
+    [ "$syn" = 2500000 ] || fail "np=$np $part: report.json synapses=$syn, expected 2500000"
+    [ "$spk" = "$ref_spikes" ] || fail "np=$np $part: report.json spikes=$spk, 1-rank round_robin has $ref_spikes"
+    [ "$ranks" = "$np" ] || fail "np=$np $part: report.json ranks=$ranks"
+    [ "$rpart" = "$part" ] || fail "np=$np $part: report.json partition=$rpart"
+    [ "$out" = "$ref" ] && continue
+    if h5same "$ref/spikes.h5" "$out/spikes.h5" "$out.h5diff"; then
+      h5=identical
+    else
+      h5=DIFFERENT
+      grep -v '0 differences found' "$out.h5diff" | head -20 >&2
+      fail "np=$np $part: h5diff -r finds differences from the 1-rank round_robin spikes.h5"
+    fi
+    if cmp "$ref/spikes.h5" "$out/spikes.h5" >/dev/null 2>&1; then
+      by=byte-identical
+    else
+      by=BYTES-DIFFER
+      fail "np=$np $part: spikes.h5 is not byte-identical to the 1-rank round_robin one"
+    fi
+    echo "np=$np $part: spikes=$spk synapses=$syn h5diff $h5, cmp $by"
+  done
+done
+
+# Control: another seed must change the spikes, or the checks above prove nothing.
+other=$work/np2_round_robin_seed777
+run 2 round_robin "$other" --seed 777
+oseed=$(jget "$other/report.json" seed)
+[ "$oseed" = 777 ] || fail "--seed 777 run reports seed=$oseed"
+if h5same "$ref/spikes.h5" "$other/spikes.h5" "$other.h5diff"; then
+  fail "--seed 777 gives spikes h5diff finds identical to seed 12345 (seed ignored?)"
+else
+  echo "control: --seed 777 differs from seed 12345 (h5diff)"
+fi
+if cmp -s "$ref/spikes.h5" "$other/spikes.h5"; then
+  fail "--seed 777 gives a byte-identical spikes.h5 (seed ignored?)"
+fi
+
+if [ $failures -ne 0 ]; then
+  echo "determinism: $failures check(s) failed" >&2
+  exit 1
+fi
+echo "determinism: all 8 runs bit-identical ($ref_spikes spikes); other seed differs"

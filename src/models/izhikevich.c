@@ -9,7 +9,9 @@
  * default is 0).
  *
  * Two schemes, chosen by consistent_integration (a number here, 1 or 0,
- * since config params are numbers), both exactly NEST's:
+ * since config params are numbers), both with the operations of NEST's
+ * izhikevich::update (DC current, though, acts in the step it is on, the
+ * engine's convention for every model; NEST lags currents by one step):
  *   1 (default): forward Euler on both variables with the old values,
  *        v' = v + h f(v, u) + w,   u' = u + h a (b v - u),
  *      a spike of weight w raising v by exactly w in its arrival step;
@@ -21,9 +23,9 @@
  *      the step enters as a current (its effect is about w only at
  *      h = 1 ms, the step the scheme was published for).
  * Why forward Euler and not something more accurate: the model is defined
- * by its published discretisation (its firing classes were tuned with it),
- * and exact agreement with NEST's spike trains is the point; the error is
- * first order in h (tested against RK4 in tests/test_model_izhikevich.c).
+ * by its published discretisation (its firing classes were tuned with it)
+ * and NEST uses the same, so results can be compared; the error is first
+ * order in h (tested against RK4 in tests/test_model_izhikevich.c).
  * Then v is clipped at V_min, and the threshold is checked after the update.
  */
 #include <math.h>

@@ -22,6 +22,10 @@ extern const ntw_model_ops ntw_model_iaf_cond_exp;
 
 static const ntw_model_ops *const ntw__models[] = {&ntw_model_iaf_psc_delta,
                                                    &ntw_model_iaf_cond_exp};
+extern const ntw_model_ops ntw_model_izhikevich;
+
+static const ntw_model_ops *const ntw__models[] = {&ntw_model_iaf_psc_delta,
+                                                  &ntw_model_izhikevich};
 #define NTW_NMODELS (sizeof ntw__models / sizeof *ntw__models)
 
 const ntw_model_ops *ntw_model_find(const char *name) {

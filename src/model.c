@@ -9,8 +9,10 @@
 #include "core/rng.h"
 
 extern const ntw_model_ops ntw_model_iaf_psc_delta;
+extern const ntw_model_ops ntw_model_aeif_cond_exp;
 
-static const ntw_model_ops *const ntw__models[] = {&ntw_model_iaf_psc_delta};
+static const ntw_model_ops *const ntw__models[] = {&ntw_model_iaf_psc_delta,
+                                                    &ntw_model_aeif_cond_exp};
 #define NTW_NMODELS (sizeof ntw__models / sizeof *ntw__models)
 
 const ntw_model_ops *ntw_model_find(const char *name) {

@@ -310,14 +310,16 @@ static void naud_features(int j, const double *t, size_t n, const char *who) {
     assert_true(mx > 5 * mn);
     size_t nlong = 0, run = 0, min_run = SIZE_MAX, max_run = 0;
     for (size_t k = 0; k < m; k++) {
-      if (isi[k] > cut) {
+      if (isi[k] > cut) { /* ends a burst of run + 1 spikes */
         nlong++;
-        if (run) min_run = run < min_run ? run : min_run, max_run = run > max_run ? run : max_run;
+        min_run = run < min_run ? run : min_run;
+        max_run = run > max_run ? run : max_run;
         run = 0;
       } else {
         run++;
       }
     }
+    print_message("    bursts: %zu ended, %zu-%zu spikes each\n", nlong, min_run + 1, max_run + 1);
     assert_true(nlong >= 3);
     assert_true(min_run >= 1); /* >= 2 spikes per burst */
     assert_true(max_run - min_run <= 1);

@@ -10,26 +10,20 @@
 
 extern const ntw_model_ops ntw_model_iaf_psc_delta;
 extern const ntw_model_ops ntw_model_iaf_psc_exp;
+extern const ntw_model_ops ntw_model_iaf_cond_exp;
+extern const ntw_model_ops ntw_model_izhikevich;
+extern const ntw_model_ops ntw_model_aeif_cond_exp;
 extern const ntw_model_ops ntw_model_spike_source;
 
 /* One model per line. */
 static const ntw_model_ops *const ntw__models[] = {
     &ntw_model_iaf_psc_delta,
     &ntw_model_iaf_psc_exp,
+    &ntw_model_iaf_cond_exp,
+    &ntw_model_izhikevich,
+    &ntw_model_aeif_cond_exp,
     &ntw_model_spike_source,
 };
-extern const ntw_model_ops ntw_model_iaf_cond_exp;
-
-static const ntw_model_ops *const ntw__models[] = {&ntw_model_iaf_psc_delta,
-                                                   &ntw_model_iaf_cond_exp};
-extern const ntw_model_ops ntw_model_izhikevich;
-
-static const ntw_model_ops *const ntw__models[] = {&ntw_model_iaf_psc_delta,
-                                                  &ntw_model_izhikevich};
-extern const ntw_model_ops ntw_model_aeif_cond_exp;
-
-static const ntw_model_ops *const ntw__models[] = {&ntw_model_iaf_psc_delta,
-                                                    &ntw_model_aeif_cond_exp};
 #define NTW_NMODELS (sizeof ntw__models / sizeof *ntw__models)
 
 const ntw_model_ops *ntw_model_find(const char *name) {

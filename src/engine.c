@@ -692,7 +692,8 @@ static int emit(ntw_engine *e, size_t b, uint32_t li, int64_t s) {
 int ntw_engine_run(ntw_engine *e, int64_t until) {
   double wall0 = MPI_Wtime();
   const uint64_t nl = e->n_local;
-  while (e->step < until) {
+  e->stop_requested = false;
+  while (e->step < until && !e->stop_requested) {
     const int64_t t0 = e->step;
     const int64_t t1 = t0 + e->D < until ? t0 + e->D : until;
     for (int h = 0; h < e->nhooks[NTW_HOOK_BEFORE_WINDOW]; h++)
@@ -746,6 +747,8 @@ int ntw_engine_run(ntw_engine *e, int64_t until) {
 }
 
 /* ------------------------------------------------------------------ */
+
+void ntw_engine_request_stop(ntw_engine *e) { e->stop_requested = true; }
 
 int64_t ntw_engine_steps(const ntw_engine *e, double t_ms) {
   return (int64_t)llround(t_ms / e->dt);

@@ -67,6 +67,10 @@ int ntw_engine_add_hook(ntw_engine *e, ntw_hook_kind kind, ntw_hook_fn fn,
  * shorter than D). */
 int ntw_engine_run(ntw_engine *e, int64_t until_step);
 
+/* Ask ntw_engine_run to return after the current window (from a hook; every
+ * rank must ask in the same window). */
+void ntw_engine_request_stop(ntw_engine *e);
+
 /* Steps for a time in ms (rounded to the grid). */
 int64_t ntw_engine_steps(const ntw_engine *e, double t_ms);
 

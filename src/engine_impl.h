@@ -156,6 +156,7 @@ struct ntw_engine {
 
   uint64_t *pop_spikes;
   int64_t step;
+  bool stop_requested;
   ntw_engine_stats st;
 };
 

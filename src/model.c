@@ -120,3 +120,23 @@ void ntw_model_fill_param(const ntw_model_init *mi, const ntw_param_spec *specs,
   for (size_t i = 0; i < mi->n; i++)
     out[i] = ntw_dist_draw(&p->value, mi->seed, stream, mi->gids[i], 0);
 }
+
+void ntw_model_state_get(const ntw_model_ops *ops, const void *state, size_t k,
+                         size_t n, double *buf) {
+  const ntw_state_var *v = &ops->state_vars[k];
+  const void *arr = *(void *const *)((const char *)state + v->offset);
+  if (v->int32)
+    for (size_t i = 0; i < n; i++) buf[i] = ((const int32_t *)arr)[i];
+  else
+    memcpy(buf, arr, n * sizeof *buf);
+}
+
+void ntw_model_state_set(const ntw_model_ops *ops, void *state, size_t k,
+                         size_t n, const double *buf) {
+  const ntw_state_var *v = &ops->state_vars[k];
+  void *arr = *(void **)((char *)state + v->offset);
+  if (v->int32)
+    for (size_t i = 0; i < n; i++) ((int32_t *)arr)[i] = (int32_t)buf[i];
+  else
+    memcpy(arr, buf, n * sizeof *buf);
+}

@@ -35,6 +35,16 @@ typedef struct {
   const uint64_t *gids;   /* their global ids, ascending */
 } ntw_model_init;
 
+/* A dynamic state variable: a per-neuron array inside the model's state
+ * struct (at `offset`, a double* or int32_t*). Checkpoints save exactly
+ * these, in the model's internal representation, so a restore continues
+ * bit for bit; parameters are re-derived from the config. */
+typedef struct {
+  const char *name; /* e.g. "V_m", "refractory_steps"; unit in the model doc */
+  size_t offset;    /* offsetof(state struct, array pointer) */
+  bool int32;       /* int32_t array (else double) */
+} ntw_state_var;
+
 typedef struct ntw_model_ops {
   size_t size; /* sizeof(ntw_model_ops) */
   const char *name;
@@ -49,7 +59,15 @@ typedef struct ntw_model_ops {
   /* Membrane potential of neuron i in mV (for probes and tests). */
   double (*get_v)(const void *state, size_t i);
   void (*destroy)(void *state);
+  const ntw_state_var *state_vars;
+  size_t nstate_vars;
 } ntw_model_ops;
+
+/* Copy state variable k of the block's n neurons out of / into buf. */
+void ntw_model_state_get(const ntw_model_ops *ops, const void *state, size_t k,
+                         size_t n, double *buf);
+void ntw_model_state_set(const ntw_model_ops *ops, void *state, size_t k,
+                         size_t n, const double *buf);
 
 /* The model registered under name, or NULL. */
 const ntw_model_ops *ntw_model_find(const char *name);

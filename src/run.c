@@ -2,6 +2,7 @@
  * with the spike recorder and the progress line as window hooks, then the
  * run report. */
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -18,16 +19,22 @@
 #include "core/ntw_error.h"
 #include "core/sysinfo.h"
 #include "engine.h"
+#include "io/checkpoint.h"
 #include "io/config.h"
 #include "io/spikes.h"
 #include "partition/partition.h"
 #include "partition/place.h"
 
+#define NTW_MAX_CKPT_AT 64
+
 typedef struct {
-  const char *config, *out, *partition, *bind;
+  const char *config, *out, *partition, *bind, *restore;
   double t_stop;
-  bool has_t_stop, has_seed, quiet;
+  bool has_t_stop, has_seed, quiet, ckpt_final;
   uint64_t seed;
+  double ckpt_every;            /* ms, 0 = off */
+  double ckpt_at[NTW_MAX_CKPT_AT]; /* ms */
+  int n_ckpt_at;
 } run_args;
 
 /* Agree on success across ranks. If any rank failed, the lowest failing rank
@@ -64,13 +71,18 @@ static int parse_args(int argc, char **argv, run_args *a) {
       a->quiet = true;
       continue;
     }
+    if (strcmp(o, "--checkpoint-final") == 0) {
+      a->ckpt_final = true;
+      continue;
+    }
     if (o[0] != '-') {
       NTW_CHECK(!a->config, NTW_ERR_ARG, "unexpected argument '%s'", o);
       a->config = o;
       continue;
     }
-    static const char *const with_value[] = {"--out", "--t-stop", "--seed",
-                                             "--partition", "--bind"};
+    static const char *const with_value[] = {
+        "--out",     "--t-stop",  "--seed",           "--partition",
+        "--bind",    "--restore", "--checkpoint-every", "--checkpoint-at"};
     bool known = false;
     for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
       known |= strcmp(o, with_value[k]) == 0;
@@ -93,18 +105,36 @@ static int parse_args(int argc, char **argv, run_args *a) {
       a->has_seed = true;
     } else if (strcmp(o, "--partition") == 0) {
       a->partition = v;
+    } else if (strcmp(o, "--restore") == 0) {
+      a->restore = v;
+    } else if (strcmp(o, "--checkpoint-every") == 0) {
+      a->ckpt_every = strtod(v, &end);
+      NTW_CHECK(*v && !*end && a->ckpt_every > 0 && isfinite(a->ckpt_every),
+                NTW_ERR_ARG, "--checkpoint-every: not a positive number of ms ('%s')", v);
+    } else if (strcmp(o, "--checkpoint-at") == 0) {
+      /* a comma-separated list of times in ms */
+      const char *q = v;
+      while (*q) {
+        NTW_CHECK(a->n_ckpt_at < NTW_MAX_CKPT_AT, NTW_ERR_ARG,
+                  "--checkpoint-at: at most %d times", NTW_MAX_CKPT_AT);
+        double t = strtod(q, &end);
+        NTW_CHECK(end != q && (*end == ',' || !*end) && t >= 0 && isfinite(t),
+                  NTW_ERR_ARG, "--checkpoint-at: not a list of times in ms ('%s')", v);
+        a->ckpt_at[a->n_ckpt_at++] = t;
+        q = *end ? end + 1 : end;
+      }
     } else {
       a->bind = v;
     }
   }
-  NTW_CHECK(a->config, NTW_ERR_ARG, "missing CONFIG.json");
+  NTW_CHECK(a->config || a->restore, NTW_ERR_ARG, "missing CONFIG.json (or --restore CKPT.h5)");
   NTW_CHECK(a->out, NTW_ERR_ARG, "missing --out DIR");
   return 0;
 }
 
 /* Rank 0 reads the file; every rank parses the same bytes, so validation
  * errors are found identically everywhere. */
-static int load_config(const run_args *a, ntw_config **cfg) {
+static int read_config(const char *path, ntw_config **cfg) {
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   char *text = NULL;
@@ -112,7 +142,7 @@ static int load_config(const run_args *a, ntw_config **cfg) {
   long long blen = 0;
   int err = 0;
   if (rank == 0) {
-    err = ntw_config_read_file(a->config, &text, &len);
+    err = ntw_config_read_file(path, &text, &len);
     blen = err ? -1 : (long long)len;
   }
   MPI_Bcast(&blen, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
@@ -123,12 +153,79 @@ static int load_config(const run_args *a, ntw_config **cfg) {
     text[blen] = '\0';
   }
   MPI_Bcast(text, (int)blen, MPI_CHAR, 0, MPI_COMM_WORLD);
-  err = ntw_config_parse(text, (size_t)blen, a->config, cfg);
+  err = ntw_config_parse(text, (size_t)blen, path, cfg);
   free(text);
-  NTW_TRY(err);
-  return ntw_config_override(*cfg, a->has_t_stop ? &a->t_stop : NULL,
-                             a->has_seed ? &a->seed : NULL, a->partition,
-                             a->bind);
+  return err;
+}
+
+static bool dist_eq(const ntw_dist *a, const ntw_dist *b) {
+  return a->kind == b->kind && a->a == b->a && a->b == b->b &&
+         a->min == b->min && a->max == b->max;
+}
+
+/* A config given with --restore may change parameters, stimuli and
+ * recording, not the network's shape: populations and connectivity. */
+static int same_network(const ntw_config *c, const ntw_config *k, const char *ckpt) {
+  NTW_CHECK(c->npops == k->npops, NTW_ERR_CONFIG,
+            "%s: populations: %zu populations, the checkpoint %s has %zu",
+            c->path, c->npops, ckpt, k->npops);
+  for (size_t i = 0; i < c->npops; i++)
+    NTW_CHECK(!strcmp(c->pops[i].name, k->pops[i].name) &&
+                  c->pops[i].size == k->pops[i].size &&
+                  !strcmp(c->pops[i].model, k->pops[i].model),
+              NTW_ERR_CONFIG,
+              "%s: populations[%zu]: name, size or model differs from the "
+              "checkpoint %s ('%s', %llu, %s)",
+              c->path, i, ckpt, k->pops[i].name,
+              (unsigned long long)k->pops[i].size, k->pops[i].model);
+  NTW_CHECK(c->nprojs == k->nprojs, NTW_ERR_CONFIG,
+            "%s: projections: %zu projections, the checkpoint %s has %zu",
+            c->path, c->nprojs, ckpt, k->nprojs);
+  for (size_t i = 0; i < c->nprojs; i++) {
+    const ntw_proj_cfg *x = &c->projs[i], *y = &k->projs[i];
+    NTW_CHECK(x->source == y->source && x->target == y->target && x->rule == y->rule &&
+                  x->indegree == y->indegree && x->p == y->p &&
+                  x->allow_autapses == y->allow_autapses &&
+                  x->allow_multapses == y->allow_multapses &&
+                  dist_eq(&x->weight, &y->weight) && dist_eq(&x->delay, &y->delay) &&
+                  !strcmp(x->syn_model, y->syn_model),
+              NTW_ERR_CONFIG,
+              "%s: projections[%zu]: connectivity differs from the checkpoint %s "
+              "(the network's shape cannot change on restore)",
+              c->path, i, ckpt);
+  }
+  return 0;
+}
+
+static int load_config(const run_args *a, ntw_config **cfg, ntw_ckpt_info *ck) {
+  uint64_t seed = a->seed;
+  bool has_seed = a->has_seed;
+  if (a->restore) {
+    NTW_TRY(ntw_checkpoint_info(a->restore, ck));
+    char where[4200];
+    snprintf(where, sizeof where, "%s:/config", a->restore);
+    ntw_config *kc = NULL;
+    NTW_TRY(ntw_config_parse(ck->config_text, strlen(ck->config_text), where, &kc));
+    if (a->config) {
+      int err = read_config(a->config, cfg);
+      if (!err) err = same_network(*cfg, kc, a->restore);
+      ntw_config_destroy(&kc);
+      NTW_TRY(err);
+    } else {
+      *cfg = kc;
+    }
+    /* The run continues with the seed it was started with. */
+    if (!has_seed) seed = ck->seed, has_seed = true;
+  } else {
+    NTW_TRY(read_config(a->config, cfg));
+  }
+  NTW_TRY(ntw_config_override(*cfg, a->has_t_stop ? &a->t_stop : NULL,
+                              has_seed ? &seed : NULL, a->partition, a->bind));
+  if (a->restore)
+    NTW_CHECK((*cfg)->sim.t_stop > ck->t_ms, NTW_ERR_ARG,
+              "--t-stop: the checkpoint is at t = %g ms; give a later --t-stop "
+              "(got %g)", ck->t_ms, (*cfg)->sim.t_stop);
+  return 0;
 }
 
 /* Creates DIR (and parents); *created tells whether DIR itself is new, so a
@@ -201,6 +298,64 @@ static int recorder_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
   }
   /* Spikes of window [lo, hi) carry steps lo+1 .. hi. */
   if (hi + 1 - r->flushed_to >= r->flush_every) NTW_TRY(recorder_flush(r, hi + 1));
+  return 0;
+}
+
+/* ---- checkpoints (AFTER_WINDOW hook, all ranks) ---- */
+
+static volatile sig_atomic_t ntw__signal;
+static void on_signal(int sig) { ntw__signal = sig; }
+
+typedef struct {
+  recorder *rec;
+  const char *out;
+  double dt;
+  int64_t every, next_every; /* steps; 0 = off */
+  int64_t at[NTW_MAX_CKPT_AT];
+  int n_at, next_at;
+  bool final, quiet;
+  int64_t until;
+  uint64_t windows;
+  int signal; /* agreed signal that stopped the run */
+  int written;
+} ckpt_ctl;
+
+static int ckpt_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
+  ckpt_ctl *c = ctx;
+  bool want = false;
+  if (c->every && hi >= c->next_every) {
+    want = true;
+    while (c->next_every <= hi) c->next_every += c->every;
+  }
+  while (c->next_at < c->n_at && c->at[c->next_at] <= hi) {
+    want = true;
+    c->next_at++;
+  }
+  if (c->final && hi >= c->until) want = true;
+  /* Slurm signals every task before a time limit; agree on it every few
+   * windows (one small allreduce) so all ranks checkpoint the same step. */
+  if (++c->windows % 8 == 0 || hi >= c->until) {
+    int mine = ntw__signal, any = 0;
+    MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (any) {
+      c->signal = any;
+      want = true;
+    }
+  }
+  if (!want) return 0;
+  /* Everything up to this boundary goes into this run's spike report. */
+  NTW_TRY(recorder_flush(c->rec, hi + 1));
+  char path[4200];
+  snprintf(path, sizeof path, "%s/checkpoint-%lld.h5", c->out, (long long)llround(hi * c->dt));
+  double t0 = MPI_Wtime();
+  NTW_TRY(ntw_checkpoint_write(e, path));
+  c->written++;
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (rank == 0 && !c->quiet)
+    fprintf(stderr, "%scheckpoint: %s (t = %g ms, %.2f s)\n", isatty(2) ? "\n" : "",
+            path, hi * c->dt, MPI_Wtime() - t0);
+  if (c->signal) ntw_engine_request_stop(e);
   return 0;
 }
 
@@ -383,11 +538,12 @@ int ntw_cli_run(int argc, char **argv) {
   ntw_comm *comm = NULL;
   ntw_engine *eng = NULL;
   recorder rec = {0};
+  ntw_ckpt_info ck = {0};
   char binding[128] = "none";
   bool out_created = false;
   int rc = 1;
 
-  if (agree(load_config(&a, &cfg))) goto done;
+  if (agree(load_config(&a, &cfg, &ck))) goto done;
   err = rank == 0 ? make_out_dir(a.out, &out_created) : 0;
   if (agree(err)) goto done;
   {
@@ -419,7 +575,7 @@ int ntw_cli_run(int argc, char **argv) {
     err = ntw_spikes_open(MPI_COMM_WORLD, path, nrec, names, cfg->sim.dt, &rec.w);
     free(names);
     if (agree(err)) goto done;
-    rec.flushed_to = 0;
+    rec.flushed_to = 0; /* set to the start step below */
     /* Flush about every 100 ms of model time (a flush costs ~10 ms of
      * collectives and I/O at 430 k spikes/s; the buffer stays a few MB), and
      * the file is the same whatever the interval. */
@@ -430,20 +586,51 @@ int ntw_cli_run(int argc, char **argv) {
    * MPI, HDF5 and hwloc took before is the fixed runtime overhead. */
   rss_base = ntw_rss_bytes();
   if (agree(ntw_engine_create(cfg, comm, part, &eng))) goto done;
+  if (a.restore && agree(ntw_checkpoint_restore(eng, a.restore))) goto done;
   NTW_GOTO(err, ntw_engine_add_hook(eng, NTW_HOOK_AFTER_WINDOW, recorder_hook, &rec),
            done);
   int64_t until = ntw_engine_steps(eng, cfg->sim.t_stop);
-  progress prog = {.dt = cfg->sim.dt, .until = until, .tty = isatty(2) != 0};
+  ntw_engine_stats st0;
+  ntw_engine_get_stats(eng, &st0);
+  const int64_t start = st0.step; /* 0, or the checkpoint's step */
+  rec.flushed_to = start + 1;     /* spikes carry steps start+1 .. */
+  ckpt_ctl cc = {.rec = &rec, .out = a.out, .dt = cfg->sim.dt, .final = a.ckpt_final,
+                 .quiet = a.quiet, .until = until};
+  if (a.ckpt_every > 0) {
+    cc.every = ntw_engine_steps(eng, a.ckpt_every);
+    if (cc.every < 1) cc.every = 1;
+    cc.next_every = start + cc.every;
+  }
+  for (int i = 0; i < a.n_ckpt_at; i++) {
+    int64_t s_at = ntw_engine_steps(eng, a.ckpt_at[i]);
+    if (s_at > start) cc.at[cc.n_at++] = s_at;
+  }
+  for (int i = 1; i < cc.n_at; i++) /* ascending */
+    for (int j = i; j > 0 && cc.at[j - 1] > cc.at[j]; j--) {
+      int64_t t = cc.at[j]; cc.at[j] = cc.at[j - 1]; cc.at[j - 1] = t;
+    }
+  signal(SIGTERM, on_signal);
+  signal(SIGUSR1, on_signal);
+  NTW_GOTO(err, ntw_engine_add_hook(eng, NTW_HOOK_AFTER_WINDOW, ckpt_hook, &cc), done);
+  progress prog = {.dt = cfg->sim.dt, .step0 = start, .until = until,
+                   .tty = isatty(2) != 0};
   if (rank == 0 && !a.quiet)
     NTW_GOTO(err, ntw_engine_add_hook(eng, NTW_HOOK_AFTER_WINDOW, progress_hook, &prog),
              done);
 
   prog.t_start_wall = prog.last_print = MPI_Wtime();
   err = ntw_engine_run(eng, until);
-  if (!err) err = recorder_flush(&rec, until + 1);
+  ntw_engine_stats st1;
+  ntw_engine_get_stats(eng, &st1);
+  const int64_t reached = st1.step; /* < until when stopped by a signal */
+  if (!err) err = recorder_flush(&rec, reached + 1);
   if (err) die(err); /* other ranks may be inside a collective */
   if (agree(ntw_spikes_close(&rec.w, true))) goto done;
-  report_in ri = {&a, cfg, eng, binding, rss_base, 0.0, until * cfg->sim.dt};
+  if (rank == 0 && cc.signal)
+    fprintf(stderr, "ntwin: stopped by signal %d at t = %g ms after a checkpoint\n",
+            cc.signal, reached * cfg->sim.dt);
+  report_in ri = {&a, cfg, eng, binding, rss_base, start * cfg->sim.dt,
+                  reached * cfg->sim.dt};
   if (agree(report(&ri))) goto done;
   rc = 0;
 done:
@@ -454,6 +641,7 @@ done:
   ntw_comm_destroy(&comm);
   ntw_part_destroy(&part);
   ntw_config_destroy(&cfg);
+  ntw_ckpt_info_free(&ck);
   if (rc != 0 && out_created) rmdir(a.out); /* only if still empty */
   return rc;
 }

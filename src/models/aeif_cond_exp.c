@@ -32,6 +32,7 @@
  * (inhibitory weights are negative). i_ext is held constant over the step.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "core/ntw_error.h"
@@ -272,6 +273,17 @@ static double aeif_get_v(const void *st, size_t i) {
   return s->V[i];
 }
 
+
+/* Dynamic state saved by checkpoints (internal representation). */
+static const ntw_state_var state_vars[] = {
+    {"V_m", offsetof(aeif_state, V), false},
+    {"w", offsetof(aeif_state, w), false},
+    {"g_ex", offsetof(aeif_state, gex), false},
+    {"g_in", offsetof(aeif_state, gin), false},
+    {"solver_step", offsetof(aeif_state, h), false},
+    {"refractory_steps", offsetof(aeif_state, refr), true},
+};
+
 const ntw_model_ops ntw_model_aeif_cond_exp = {
     .size = sizeof(ntw_model_ops),
     .name = "aeif_cond_exp",
@@ -280,4 +292,6 @@ const ntw_model_ops ntw_model_aeif_cond_exp = {
     .update = aeif_update,
     .get_v = aeif_get_v,
     .destroy = aeif_destroy,
+    .state_vars = state_vars,
+    .nstate_vars = sizeof state_vars / sizeof *state_vars,
 };

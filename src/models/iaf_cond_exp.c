@@ -29,6 +29,7 @@
  * conductances keep decaying and accumulating input.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "core/ntw_error.h"
@@ -196,6 +197,15 @@ static double cond_get_v(const void *st, size_t i) {
   return s->V[i];
 }
 
+
+/* Dynamic state saved by checkpoints (internal representation). */
+static const ntw_state_var state_vars[] = {
+    {"V_m", offsetof(cond_state, V), false},
+    {"g_ex", offsetof(cond_state, g_ex), false},
+    {"g_in", offsetof(cond_state, g_in), false},
+    {"refractory_steps", offsetof(cond_state, refr), true},
+};
+
 const ntw_model_ops ntw_model_iaf_cond_exp = {
     .size = sizeof(ntw_model_ops),
     .name = "iaf_cond_exp",
@@ -204,4 +214,6 @@ const ntw_model_ops ntw_model_iaf_cond_exp = {
     .update = cond_update,
     .get_v = cond_get_v,
     .destroy = cond_destroy,
+    .state_vars = state_vars,
+    .nstate_vars = sizeof state_vars / sizeof *state_vars,
 };

@@ -10,6 +10,7 @@
  * are the closed-form crossing times rounded up to the grid (tested).
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "core/ntw_error.h"
@@ -115,6 +116,13 @@ static double iaf_get_v(const void *st, size_t i) {
   return s->y[i] + s->E_L;
 }
 
+
+/* Dynamic state saved by checkpoints (internal representation). */
+static const ntw_state_var state_vars[] = {
+    {"V_rel", offsetof(iaf_state, y), false},
+    {"refractory_steps", offsetof(iaf_state, refr), true},
+};
+
 const ntw_model_ops ntw_model_iaf_psc_delta = {
     .size = sizeof(ntw_model_ops),
     .name = "iaf_psc_delta",
@@ -123,4 +131,6 @@ const ntw_model_ops ntw_model_iaf_psc_delta = {
     .update = iaf_update,
     .get_v = iaf_get_v,
     .destroy = iaf_destroy,
+    .state_vars = state_vars,
+    .nstate_vars = sizeof state_vars / sizeof *state_vars,
 };

@@ -14,6 +14,7 @@
  * V(t_arr + t) - E_L is the analytic PSP at every grid point (tested).
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "core/ntw_error.h"
@@ -150,6 +151,15 @@ static double psc_get_v(const void *st, size_t i) {
   return s->y[i] + s->E_L;
 }
 
+
+/* Dynamic state saved by checkpoints (internal representation). */
+static const ntw_state_var state_vars[] = {
+    {"V_rel", offsetof(psc_state, y), false},
+    {"I_syn_ex", offsetof(psc_state, I_ex), false},
+    {"I_syn_in", offsetof(psc_state, I_in), false},
+    {"refractory_steps", offsetof(psc_state, refr), true},
+};
+
 const ntw_model_ops ntw_model_iaf_psc_exp = {
     .size = sizeof(ntw_model_ops),
     .name = "iaf_psc_exp",
@@ -158,4 +168,6 @@ const ntw_model_ops ntw_model_iaf_psc_exp = {
     .update = psc_update,
     .get_v = psc_get_v,
     .destroy = psc_destroy,
+    .state_vars = state_vars,
+    .nstate_vars = sizeof state_vars / sizeof *state_vars,
 };

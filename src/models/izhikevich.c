@@ -29,6 +29,7 @@
  * Then v is clipped at V_min, and the threshold is checked after the update.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "core/ntw_error.h"
@@ -160,6 +161,13 @@ static double izh_get_v(const void *st, size_t i) {
   return s->v[i];
 }
 
+
+/* Dynamic state saved by checkpoints (internal representation). */
+static const ntw_state_var state_vars[] = {
+    {"V_m", offsetof(izh_state, v), false},
+    {"U_m", offsetof(izh_state, u), false},
+};
+
 const ntw_model_ops ntw_model_izhikevich = {
     .size = sizeof(ntw_model_ops),
     .name = "izhikevich",
@@ -168,4 +176,6 @@ const ntw_model_ops ntw_model_izhikevich = {
     .update = izh_update,
     .get_v = izh_get_v,
     .destroy = izh_destroy,
+    .state_vars = state_vars,
+    .nstate_vars = sizeof state_vars / sizeof *state_vars,
 };

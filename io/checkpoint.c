@@ -1,0 +1,977 @@
+/* checkpoint.c - see checkpoint.h for the file layout.
+ *
+ * The file's layout is independent of the writer's decomposition: before
+ * writing, every rank sends its records to the rank that owns them in a
+ * *block* layout (contiguous gid ranges, or contiguous runs of the sorted
+ * synapse list), which then writes one contiguous hyperslab. Restoring does
+ * the reverse: each rank reads a contiguous slice and sends each record to
+ * its owner under the new partition. So a checkpoint written on N ranks with
+ * one partition restores on M ranks with another.
+ *
+ * This file reads the engine's internals (engine_impl.h), as DESIGN.md
+ * allows io to do for saving state; it is compiled into the engine library.
+ */
+#include "io/checkpoint.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ntw_error.h"
+#include "engine_impl.h"
+
+#ifndef NTW_VERSION
+#define NTW_VERSION "unknown"
+#endif
+
+/* ------------------------------------------------------------------ */
+/* helpers                                                              */
+
+static int agree(MPI_Comm c, int err) {
+  int e = err, lo;
+  MPI_Allreduce(&e, &lo, 1, MPI_INT, MPI_MIN, c);
+  if (lo == 0) return 0;
+  if (err) return err;
+  return NTW_ERR(NTW_ERR_REMOTE, "checkpoint failed on another rank");
+}
+
+static uint64_t hmix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+/* Position-keyed hash of elements [first, first+n) of a dataset: the sum
+ * over ranks of their slices is the hash of the whole, whatever the split. */
+static uint64_t slice_hash(const void *buf, size_t n, size_t esz, uint64_t first) {
+  uint64_t h = 0;
+  const unsigned char *p = buf;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t bits = 0;
+    memcpy(&bits, p + i * esz, esz < 8 ? esz : 8);
+    h += hmix(hmix(first + i) ^ bits);
+  }
+  return h;
+}
+
+/* Send each fixed-size record to dest[i]; receive all records sent here. */
+static int exchange(MPI_Comm c, const void *recs, size_t n, size_t sz,
+                    const int *dest, void **out, size_t *nout) {
+  int P;
+  MPI_Comm_size(c, &P);
+  int err = 0;
+  int *sc = calloc((size_t)P, sizeof *sc), *rc = calloc((size_t)P, sizeof *rc);
+  int *sd = calloc((size_t)P + 1, sizeof *sd), *rd = calloc((size_t)P + 1, sizeof *rd);
+  char *sb = malloc(n * sz + 1), *rb = NULL;
+  size_t *pos = calloc((size_t)P + 1, sizeof *pos);
+  if (!sc || !rc || !sd || !rd || !sb || !pos) {
+    err = NTW_ERR(NTW_ERR_NOMEM, "out of memory in checkpoint exchange");
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++) pos[dest[i] + 1]++;
+  for (int r = 0; r < P; r++) pos[r + 1] += pos[r];
+  for (int r = 0; r < P; r++) {
+    if ((pos[r + 1] - pos[r]) * sz > (size_t)INT32_MAX || pos[r] * sz > (size_t)INT32_MAX) {
+      err = NTW_ERR(NTW_ERR_NOTSUP, "checkpoint exchange over 2 GB per rank; use more ranks");
+      goto done;
+    }
+    sc[r] = (int)((pos[r + 1] - pos[r]) * sz);
+    sd[r] = (int)(pos[r] * sz);
+  }
+  for (size_t i = 0; i < n; i++)
+    memcpy(sb + (pos[dest[i]]++) * sz, (const char *)recs + i * sz, sz);
+  MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, c);
+  size_t tot = 0;
+  for (int r = 0; r < P; r++) {
+    if (tot > (size_t)INT32_MAX) {
+      err = NTW_ERR(NTW_ERR_NOTSUP, "checkpoint exchange over 2 GB per rank; use more ranks");
+      goto done;
+    }
+    rd[r] = (int)tot;
+    tot += (size_t)rc[r];
+  }
+  rb = malloc(tot + 1);
+  if (!rb) {
+    err = NTW_ERR(NTW_ERR_NOMEM, "out of memory in checkpoint exchange");
+    goto done;
+  }
+  MPI_Alltoallv(sb, sc, sd, MPI_BYTE, rb, rc, rd, MPI_BYTE, c);
+  *out = rb;
+  *nout = tot / sz;
+  rb = NULL;
+done:
+  free(sc), free(rc), free(sd), free(rd), free(sb), free(rb), free(pos);
+  return err;
+}
+
+/* Rows [lo, hi) of the block layout of n rows over P ranks. */
+static void block_range(uint64_t n, int P, int r, uint64_t *lo, uint64_t *hi) {
+  uint64_t q = n / (uint64_t)P, m = n % (uint64_t)P, ur = (uint64_t)r;
+  *lo = ur * q + (ur < m ? ur : m);
+  *hi = *lo + q + (ur < m ? 1 : 0);
+}
+
+static int block_owner(uint64_t n, int P, uint64_t row) {
+  uint64_t q = n / (uint64_t)P, m = n % (uint64_t)P;
+  if (row < m * (q + 1)) return (int)(row / (q + 1));
+  return (int)(m + (row - m * (q + 1)) / (q ? q : 1));
+}
+
+typedef struct {
+  MPI_Comm comm;
+  int rank, P;
+  hid_t file;
+  const char *path;
+} ckio;
+
+/* Collective: create `name` under loc with dims [rows(, cols)], write this
+ * rank's rows [first, first+nrows), attach the checksum. */
+static int write_ds(ckio *k, hid_t loc, const char *name, hid_t mtype, hid_t ftype,
+                    size_t esz, uint64_t rows, uint64_t cols, uint64_t first,
+                    uint64_t nrows, const void *buf) {
+  int rankd = cols > 1 ? 2 : 1;
+  hsize_t dims[2] = {rows, cols};
+  hid_t fs = H5Screate_simple(rankd, dims, NULL);
+  hid_t ds = H5Dcreate2(loc, name, ftype, fs, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  int err = 0;
+  if (ds < 0) {
+    H5Sclose(fs);
+    return NTW_ERR(NTW_ERR_HDF5, "%s: cannot create dataset %s", k->path, name);
+  }
+  hsize_t start[2] = {first, 0}, count[2] = {nrows, cols};
+  hid_t ms = H5Screate_simple(rankd, count, NULL);
+  if (nrows) {
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+  } else {
+    H5Sselect_none(fs);
+    H5Sselect_none(ms);
+  }
+  hid_t x = H5Pcreate(H5P_DATASET_XFER);
+  H5Pset_dxpl_mpio(x, H5FD_MPIO_COLLECTIVE);
+  /* An empty contiguous dataset has no storage: nothing to write (the
+   * same on every rank, since rows and cols are global). */
+  if (rows * cols > 0 && H5Dwrite(ds, mtype, ms, fs, x, buf) < 0)
+    { if (getenv("NTW_DEBUG")) H5Eprint2(H5E_DEFAULT, stderr); err = NTW_ERR(NTW_ERR_HDF5, "%s: cannot write %s", k->path, name); }
+  H5Pclose(x);
+  H5Sclose(ms);
+  uint64_t h = slice_hash(buf, nrows * cols, esz, first * cols), hs;
+  MPI_Allreduce(&h, &hs, 1, MPI_UINT64_T, MPI_SUM, k->comm);
+  hid_t as = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate2(ds, "checksum", H5T_STD_U64LE, as, H5P_DEFAULT, H5P_DEFAULT);
+  if (a < 0 || H5Awrite(a, H5T_NATIVE_UINT64, &hs) < 0)
+    err = err ? err : NTW_ERR(NTW_ERR_HDF5, "%s: cannot write checksum of %s", k->path, name);
+  if (a >= 0) H5Aclose(a);
+  H5Sclose(as);
+  H5Sclose(fs);
+  H5Dclose(ds);
+  return agree(k->comm, err);
+}
+
+/* Collective: the number of rows (and columns) of a dataset. */
+static int ds_dims(ckio *k, hid_t loc, const char *name, uint64_t *rows, uint64_t *cols) {
+  int err = 0;
+  hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
+  if (ds < 0) return agree(k->comm, NTW_ERR(NTW_ERR_FORMAT, "%s: %s: missing (not a checkpoint of this network?)", k->path, name));
+  hid_t fs = H5Dget_space(ds);
+  hsize_t d[2] = {0, 1};
+  int nd = H5Sget_simple_extent_dims(fs, d, NULL);
+  if (nd < 1 || nd > 2) err = NTW_ERR(NTW_ERR_FORMAT, "%s: %s: unexpected shape", k->path, name);
+  *rows = d[0];
+  *cols = nd == 2 ? d[1] : 1;
+  H5Sclose(fs);
+  H5Dclose(ds);
+  return agree(k->comm, err);
+}
+
+/* Collective: read rows [first, first+nrows) and verify the checksum of the
+ * whole dataset (the ranks' slices must cover it). */
+static int read_ds(ckio *k, hid_t loc, const char *name, hid_t mtype, size_t esz,
+                   uint64_t cols, uint64_t first, uint64_t nrows, void *buf) {
+  int err = 0;
+  hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
+  if (ds < 0) return agree(k->comm, NTW_ERR(NTW_ERR_FORMAT, "%s: %s: missing", k->path, name));
+  hid_t fs = H5Dget_space(ds);
+  int rankd = H5Sget_simple_extent_ndims(fs);
+  hsize_t start[2] = {first, 0}, count[2] = {nrows, cols};
+  hid_t ms = H5Screate_simple(rankd, count, NULL);
+  if (nrows) {
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+  } else {
+    H5Sselect_none(fs);
+    H5Sselect_none(ms);
+  }
+  hid_t x = H5Pcreate(H5P_DATASET_XFER);
+  H5Pset_dxpl_mpio(x, H5FD_MPIO_COLLECTIVE);
+  if (H5Sget_simple_extent_npoints(fs) > 0 && H5Dread(ds, mtype, ms, fs, x, buf) < 0)
+    err = NTW_ERR(NTW_ERR_FORMAT, "%s: %s: cannot read (truncated file?)", k->path, name);
+  H5Pclose(x);
+  H5Sclose(ms);
+  H5Sclose(fs);
+  uint64_t want = 0;
+  hid_t a = H5Aopen(ds, "checksum", H5P_DEFAULT);
+  if (a < 0 || H5Aread(a, H5T_NATIVE_UINT64, &want) < 0)
+    err = err ? err : NTW_ERR(NTW_ERR_FORMAT, "%s: %s: no checksum", k->path, name);
+  if (a >= 0) H5Aclose(a);
+  H5Dclose(ds);
+  uint64_t h = err ? 0 : slice_hash(buf, nrows * cols, esz, first * cols), hs;
+  MPI_Allreduce(&h, &hs, 1, MPI_UINT64_T, MPI_SUM, k->comm);
+  err = agree(k->comm, err);
+  if (err) return err;
+  NTW_CHECK(hs == want, NTW_ERR_FORMAT, "%s: %s: checksum mismatch (file corrupted)",
+            k->path, name);
+  return 0;
+}
+
+static int attr_write(hid_t loc, const char *name, hid_t mtype, hid_t ftype, const void *v) {
+  hid_t s = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate2(loc, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT);
+  int ok = a >= 0 && H5Awrite(a, mtype, v) >= 0;
+  if (a >= 0) H5Aclose(a);
+  H5Sclose(s);
+  return ok ? 0 : -1;
+}
+
+static int attr_write_str(hid_t loc, const char *name, const char *v) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, strlen(v) + 1);
+  int rc = attr_write(loc, name, t, t, v);
+  H5Tclose(t);
+  return rc;
+}
+
+static int attr_read(hid_t loc, const char *name, hid_t mtype, void *v) {
+  hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+  if (a < 0) return -1;
+  int ok = H5Aread(a, mtype, v) >= 0;
+  H5Aclose(a);
+  return ok ? 0 : -1;
+}
+
+static int attr_read_str(hid_t loc, const char *name, char *buf, size_t cap) {
+  hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+  if (a < 0) return -1;
+  hid_t t = H5Aget_type(a);
+  int ok = 0;
+  if (H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t)) {
+    size_t sz = H5Tget_size(t);
+    char *tmp = calloc(sz + 1, 1);
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mt, sz);
+    if (tmp && H5Aread(a, mt, tmp) >= 0) {
+      snprintf(buf, cap, "%s", tmp);
+      ok = 1;
+    }
+    H5Tclose(mt);
+    free(tmp);
+  }
+  H5Tclose(t);
+  H5Aclose(a);
+  return ok ? 0 : -1;
+}
+
+static hid_t group(hid_t loc, const char *name, bool create) {
+  return create ? H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
+                : H5Gopen2(loc, name, H5P_DEFAULT);
+}
+
+/* ------------------------------------------------------------------ */
+/* records                                                              */
+
+typedef struct {
+  uint64_t tgt, src;
+  uint32_t occ;
+  float w, delay_ms;
+  uint32_t pad_;
+} syn_rec;
+
+typedef struct {
+  uint64_t gid;
+  uint32_t idx, reads;
+  int64_t t;
+  double K;
+} post_rec;
+
+static int cmp_syn(const void *a, const void *b) {
+  const syn_rec *x = a, *y = b;
+  if (x->tgt != y->tgt) return x->tgt < y->tgt ? -1 : 1;
+  if (x->src != y->src) return x->src < y->src ? -1 : 1;
+  return (x->occ > y->occ) - (x->occ < y->occ);
+}
+
+static int cmp_post(const void *a, const void *b) {
+  const post_rec *x = a, *y = b;
+  if (x->gid != y->gid) return x->gid < y->gid ? -1 : 1;
+  return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static int cmp_u64first(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* The synapses of store st as records; occurrence = index among equal
+ * (source, target) pairs, which are contiguous in a row (rows are filled in
+ * target order). */
+static syn_rec *store_records(const ntw_engine *e, const syn_store *st) {
+  syn_rec *r = malloc((st->nsyn + 1) * sizeof *r);
+  if (!r) return NULL;
+  for (uint64_t i = 0; i < st->src_n; i++) {
+    uint32_t occ = 0;
+    for (uint64_t j = st->row[i]; j < st->row[i + 1]; j++) {
+      occ = (j > st->row[i] && st->tgt[j] == st->tgt[j - 1]) ? occ + 1 : 0;
+      r[j] = (syn_rec){e->gids[st->tgt[j]], st->src_first + i, occ, st->w[j],
+                       (float)((st->d[j] & NTW_DELAY_MASK) * e->dt), 0};
+    }
+  }
+  return r;
+}
+
+static int ring_width(const ntw_engine *e) {
+  return (int)((e->ring_mask + 1) * e->nports);
+}
+
+/* ------------------------------------------------------------------ */
+/* write                                                                */
+
+static int write_neurons(ckio *k, ntw_engine *e, hid_t gn) {
+  const ntw_config *cfg = e->cfg;
+  for (size_t b = 0; b < e->nblocks; b++) {
+    const pop_block *pb = &e->blocks[b];
+    const ntw_pop_cfg *pc = &cfg->pops[pb->pop];
+    const size_t nv = pb->ops->nstate_vars, rs = 8 * (1 + nv);
+    hid_t gp = group(gn, pc->name, true);
+    char *recs = malloc(pb->n * rs + 1);
+    int *dest = malloc((pb->n + 1) * sizeof *dest);
+    double *col = malloc((pb->n + 1) * sizeof *col);
+    int err = recs && dest && col ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory");
+    for (size_t v = 0; !err && v < nv; v++) {
+      ntw_model_state_get(pb->ops, pb->state, v, pb->n, col);
+      for (uint64_t i = 0; i < pb->n; i++) memcpy(recs + i * rs + 8 * (1 + v), &col[i], 8);
+    }
+    for (uint64_t i = 0; !err && i < pb->n; i++) {
+      uint64_t g = e->gids[pb->lo + i];
+      memcpy(recs + i * rs, &g, 8);
+      dest[i] = block_owner(e->n_global, k->P, g);
+    }
+    err = agree(k->comm, err);
+    void *in = NULL;
+    size_t nin = 0;
+    if (!err) err = exchange(k->comm, recs, err ? 0 : pb->n, rs, dest, &in, &nin);
+    free(recs), free(dest), free(col);
+    if (!err) {
+      qsort(in, nin, rs, cmp_u64first);
+      uint64_t lo, hi;
+      block_range(e->n_global, k->P, k->rank, &lo, &hi);
+      /* this rank's rows of the population: [max(lo, first), min(hi, end)) */
+      uint64_t a = lo > pc->first_gid ? lo : pc->first_gid;
+      uint64_t z = hi < pc->first_gid + pc->size ? hi : pc->first_gid + pc->size;
+      uint64_t nr = z > a ? z - a : 0;
+      double *vals = malloc((nr + 1) * sizeof *vals);
+      err = vals ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory");
+      err = agree(k->comm, err);
+      for (size_t v = 0; !err && v < nv; v++) {
+        for (uint64_t i = 0; i < nr; i++) memcpy(&vals[i], (char *)in + i * rs + 8 * (1 + v), 8);
+        err = write_ds(k, gp, pb->ops->state_vars[v].name, H5T_NATIVE_DOUBLE,
+                       H5T_IEEE_F64LE, 8, pc->size, 1, a - pc->first_gid, nr, vals);
+      }
+      free(vals);
+    }
+    free(in);
+    H5Gclose(gp);
+    NTW_TRY(err);
+  }
+  return 0;
+}
+
+static int write_ring(ckio *k, ntw_engine *e) {
+  const int W = ring_width(e);
+  const int64_t R = e->ring_mask + 1;
+  const size_t rs = 8 * (1 + (size_t)W);
+  const uint64_t nl = e->n_local;
+  char *recs = malloc(nl * rs + 1);
+  int *dest = malloc((nl + 1) * sizeof *dest);
+  int err = recs && dest ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory");
+  for (uint64_t i = 0; !err && i < nl; i++) {
+    char *r = recs + i * rs;
+    memcpy(r, &e->gids[i], 8);
+    double *row = (double *)(r + 8);
+    for (int p = 0; p < e->nports; p++)
+      for (int64_t q = 0; q < R; q++)
+        row[p * R + q] = e->ring[(size_t)p * e->ring_port +
+                                 (size_t)((e->step + q) & e->ring_mask) * nl + i];
+    dest[i] = block_owner(e->n_global, k->P, e->gids[i]);
+  }
+  err = agree(k->comm, err);
+  void *in = NULL;
+  size_t nin = 0;
+  if (!err) err = exchange(k->comm, recs, nl, rs, dest, &in, &nin);
+  free(recs), free(dest);
+  if (!err) {
+    qsort(in, nin, rs, cmp_u64first);
+    double *rows = malloc((nin * (size_t)W + 1) * sizeof *rows);
+    err = agree(k->comm, rows ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+    if (!err) {
+      for (size_t i = 0; i < nin; i++) memcpy(rows + i * W, (char *)in + i * rs + 8, 8 * (size_t)W);
+      uint64_t lo, hi;
+      block_range(e->n_global, k->P, k->rank, &lo, &hi);
+      err = write_ds(k, k->file, "ring", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8,
+                     e->n_global, (uint64_t)W, lo, hi - lo, rows);
+    }
+    free(rows);
+  }
+  free(in);
+  return err;
+}
+
+/* Collective: write a column of the sorted records as a 1-D dataset. */
+#define WRITE_COL(k, g, name, ctype, field, mtype, ftype, r, n, first, total, err) \
+  do {                                                                         \
+    ctype *col_ = malloc(((n) + 1) * sizeof(ctype));                           \
+    (err) = agree((k)->comm, col_ ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory")); \
+    if (!(err)) {                                                              \
+      for (size_t i_ = 0; i_ < (n); i_++) col_[i_] = (r)[i_].field;            \
+      (err) = write_ds((k), (g), (name), (mtype), (ftype), sizeof(ctype),      \
+                       (total), 1, (first), (n), col_);                        \
+    }                                                                          \
+    free(col_);                                                                \
+  } while (0)
+
+static int write_store(ckio *k, ntw_engine *e, const syn_store *st, hid_t gs) {
+  char name[32];
+  snprintf(name, sizeof name, "%d", st->proj);
+  hid_t g = group(gs, name, true);
+  const ntw_config *cfg = e->cfg;
+  const ntw_proj_cfg *pr = &cfg->projs[st->proj];
+  attr_write_str(g, "synapse_model", pr->syn_model);
+  attr_write_str(g, "source_population", cfg->pops[pr->source].name);
+  attr_write_str(g, "target_population", cfg->pops[pr->target].name);
+  syn_rec *recs = store_records(e, st);
+  int *dest = malloc((st->nsyn + 1) * sizeof *dest);
+  int err = recs && dest ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory");
+  for (uint64_t j = 0; !err && j < st->nsyn; j++)
+    dest[j] = block_owner(e->n_global, k->P, recs[j].tgt);
+  err = agree(k->comm, err);
+  void *in = NULL;
+  size_t nin = 0;
+  if (!err) err = exchange(k->comm, recs, st->nsyn, sizeof *recs, dest, &in, &nin);
+  free(recs), free(dest);
+  syn_rec *r = in;
+  if (!err) {
+    qsort(r, nin, sizeof *r, cmp_syn);
+    uint64_t mine = nin, first = 0, total = 0;
+    MPI_Exscan(&mine, &first, 1, MPI_UINT64_T, MPI_SUM, k->comm);
+    if (k->rank == 0) first = 0;
+    MPI_Allreduce(&mine, &total, 1, MPI_UINT64_T, MPI_SUM, k->comm);
+    WRITE_COL(k, g, "target", uint64_t, tgt, H5T_NATIVE_UINT64, H5T_STD_U64LE, r, nin, first, total, err);
+    if (!err) WRITE_COL(k, g, "source", uint64_t, src, H5T_NATIVE_UINT64, H5T_STD_U64LE, r, nin, first, total, err);
+    if (!err) WRITE_COL(k, g, "occurrence", uint32_t, occ, H5T_NATIVE_UINT32, H5T_STD_U32LE, r, nin, first, total, err);
+    if (!err) WRITE_COL(k, g, "weight", float, w, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, r, nin, first, total, err);
+    if (!err) WRITE_COL(k, g, "delay_ms", float, delay_ms, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, r, nin, first, total, err);
+  }
+  free(in);
+  /* Per-source state: only ranks with synapses from a source keep it
+   * current, and they agree; take it from them (MAX over sentinels). */
+  if (!err && st->kind != NTW_SYN_STATIC) {
+    hid_t gp = group(g, "pre", true);
+    const uint64_t n = st->src_n;
+    double *d = malloc((n + 1) * sizeof *d), *dr = malloc((n + 1) * sizeof *dr);
+    int64_t *t = malloc((n + 1) * sizeof *t), *tr = malloc((n + 1) * sizeof *tr);
+    err = agree(k->comm, d && dr && t && tr ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+    uint64_t lo, hi;
+    block_range(n, k->P, k->rank, &lo, &hi);
+    const bool stdp = st->kplus != NULL;
+    double *src_arr[3] = {stdp ? st->kplus : st->u, stdp ? NULL : st->x, NULL};
+    const char *names[3] = {stdp ? "kplus" : "u", stdp ? NULL : "x", NULL};
+    for (int a = 0; !err && a < 2 && src_arr[a]; a++) {
+      for (uint64_t i = 0; i < n; i++)
+        d[i] = st->row[i + 1] > st->row[i] ? src_arr[a][i] : -INFINITY;
+      MPI_Allreduce(d, dr, (int)n, MPI_DOUBLE, MPI_MAX, k->comm);
+      err = write_ds(k, gp, names[a], H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, n, 1, lo,
+                     hi - lo, dr + lo);
+    }
+    if (!err) {
+      for (uint64_t i = 0; i < n; i++)
+        t[i] = st->row[i + 1] > st->row[i] ? st->t_last[i] : INT64_MIN;
+      MPI_Allreduce(t, tr, (int)n, MPI_INT64_T, MPI_MAX, k->comm);
+      err = write_ds(k, gp, "t_last", H5T_NATIVE_INT64, H5T_STD_I64LE, 8, n, 1, lo,
+                     hi - lo, tr + lo);
+    }
+    free(d), free(dr), free(t), free(tr);
+    H5Gclose(gp);
+  }
+  H5Gclose(g);
+  return err;
+}
+
+static int write_post(ckio *k, ntw_engine *e, hid_t gpost) {
+  for (size_t b = 0; b < e->nblocks; b++) {
+    int has = e->post && e->post[b];
+    if (!has) continue; /* the same on every rank: blocks exist everywhere */
+    const post_trace *pt = e->post[b];
+    const pop_block *pb = &e->blocks[b];
+    size_t n = 0;
+    for (uint64_t i = 0; i < pb->n; i++) n += pt->h[i].len - pt->h[i].head;
+    post_rec *recs = malloc((n + 1) * sizeof *recs);
+    int *dest = malloc((n + 1) * sizeof *dest);
+    int err = agree(k->comm, recs && dest ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+    size_t q = 0;
+    for (uint64_t i = 0; !err && i < pb->n; i++) {
+      const post_hist *h = &pt->h[i];
+      const uint64_t g = e->gids[pb->lo + i];
+      for (uint32_t j = h->head; j < h->len; j++, q++) {
+        recs[q] = (post_rec){g, j - h->head, h->cnt[j], h->t[j], h->K[j]};
+        dest[q] = block_owner(e->n_global, k->P, g);
+      }
+    }
+    void *in = NULL;
+    size_t nin = 0;
+    if (!err) err = exchange(k->comm, recs, n, sizeof *recs, dest, &in, &nin);
+    free(recs), free(dest);
+    post_rec *r = in;
+    hid_t g = group(gpost, e->cfg->pops[pb->pop].name, true);
+    if (!err) {
+      qsort(r, nin, sizeof *r, cmp_post);
+      uint64_t mine = nin, first = 0, total = 0;
+      MPI_Exscan(&mine, &first, 1, MPI_UINT64_T, MPI_SUM, k->comm);
+      if (k->rank == 0) first = 0;
+      MPI_Allreduce(&mine, &total, 1, MPI_UINT64_T, MPI_SUM, k->comm);
+      WRITE_COL(k, g, "gid", uint64_t, gid, H5T_NATIVE_UINT64, H5T_STD_U64LE, r, nin, first, total, err);
+      if (!err) WRITE_COL(k, g, "t", int64_t, t, H5T_NATIVE_INT64, H5T_STD_I64LE, r, nin, first, total, err);
+      if (!err) WRITE_COL(k, g, "K", double, K, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, r, nin, first, total, err);
+      if (!err) WRITE_COL(k, g, "reads", uint32_t, reads, H5T_NATIVE_UINT32, H5T_STD_U32LE, r, nin, first, total, err);
+    }
+    free(in);
+    H5Gclose(g);
+    NTW_TRY(err);
+  }
+  return 0;
+}
+
+int ntw_checkpoint_write(ntw_engine *e, const char *path) {
+  ckio k = {.comm = ntw_comm_mpi(e->comm), .path = path};
+  MPI_Comm_rank(k.comm, &k.rank);
+  MPI_Comm_size(k.comm, &k.P);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fapl_mpio(fapl, k.comm, MPI_INFO_NULL);
+  k.file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
+  int err = k.file < 0 ? NTW_ERR(NTW_ERR_IO, "%s: cannot create checkpoint", tmp) : 0;
+  NTW_TRY(agree(k.comm, err));
+  const ntw_config *cfg = e->cfg;
+  int64_t step = e->step;
+  double t_ms = step * e->dt, dt = e->dt;
+  int32_t ver = NTW_CKPT_VERSION, P = k.P, R = (int32_t)(e->ring_mask + 1), np = e->nports;
+  uint64_t seed = cfg->sim.seed, n = e->n_global;
+  int a = 0;
+  a |= attr_write_str(k.file, "format", NTW_CKPT_FORMAT);
+  a |= attr_write(k.file, "format_version", H5T_NATIVE_INT32, H5T_STD_I32LE, &ver);
+  a |= attr_write_str(k.file, "ntwin_version", NTW_VERSION);
+  a |= attr_write(k.file, "step", H5T_NATIVE_INT64, H5T_STD_I64LE, &step);
+  a |= attr_write(k.file, "t_ms", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, &t_ms);
+  a |= attr_write(k.file, "dt_ms", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, &dt);
+  a |= attr_write(k.file, "seed", H5T_NATIVE_UINT64, H5T_STD_U64LE, &seed);
+  a |= attr_write(k.file, "n_neurons", H5T_NATIVE_UINT64, H5T_STD_U64LE, &n);
+  a |= attr_write(k.file, "ranks_written", H5T_NATIVE_INT32, H5T_STD_I32LE, &P);
+  a |= attr_write_str(k.file, "partition_written", cfg->sim.partition);
+  a |= attr_write(k.file, "ring_slots", H5T_NATIVE_INT32, H5T_STD_I32LE, &R);
+  a |= attr_write(k.file, "ring_ports", H5T_NATIVE_INT32, H5T_STD_I32LE, &np);
+  err = a ? NTW_ERR(NTW_ERR_HDF5, "%s: cannot write attributes", tmp) : 0;
+  err = agree(k.comm, err);
+  if (!err) {
+    uint64_t len = strlen(cfg->text);
+    err = write_ds(&k, k.file, "config", H5T_NATIVE_UCHAR, H5T_STD_U8LE, 1, len, 1, 0,
+                   k.rank == 0 ? len : 0, cfg->text);
+  }
+  hid_t gn = -1, gs = -1, gp = -1;
+  if (!err) {
+    gn = group(k.file, "neurons", true);
+    gs = group(k.file, "synapses", true);
+    gp = group(k.file, "post", true);
+    err = write_neurons(&k, e, gn);
+  }
+  if (!err) err = write_ring(&k, e);
+  for (size_t s = 1; !err && s < e->nstores; s++) err = write_store(&k, e, &e->stores[s], gs);
+  if (!err) err = write_post(&k, e, gp);
+  if (gn >= 0) H5Gclose(gn);
+  if (gs >= 0) H5Gclose(gs);
+  if (gp >= 0) H5Gclose(gp);
+  if (H5Fclose(k.file) < 0 && !err) err = NTW_ERR(NTW_ERR_IO, "%s: cannot close", tmp);
+  err = agree(k.comm, err);
+  if (k.rank == 0) {
+    if (!err && rename(tmp, path) != 0)
+      err = NTW_ERR(NTW_ERR_IO, "%s: cannot rename: %s", path, strerror(errno));
+    if (err) remove(tmp);
+  }
+  MPI_Bcast(&err, 1, MPI_INT, 0, k.comm);
+  if (err && k.rank != 0 && ntw_error_code() == 0)
+    NTW_ERR(err, "%s: cannot write checkpoint", path);
+  return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* read                                                                 */
+
+static int open_file(ckio *k, const char *path) {
+  k->path = path;
+  MPI_Comm_rank(k->comm, &k->rank);
+  MPI_Comm_size(k->comm, &k->P);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  FILE *f = fopen(path, "rb");
+  int err = 0;
+  if (!f) err = NTW_ERR(NTW_ERR_IO, "%s: cannot open checkpoint: %s", path, strerror(errno));
+  else fclose(f);
+  NTW_TRY(agree(k->comm, err));
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fapl_mpio(fapl, k->comm, MPI_INFO_NULL);
+  k->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  H5Pclose(fapl);
+  err = k->file < 0 ? NTW_ERR(NTW_ERR_FORMAT,
+                              "%s: not a readable HDF5 file (truncated or corrupted?)",
+                              path)
+                    : 0;
+  NTW_TRY(agree(k->comm, err));
+  char fmt[64] = "";
+  int32_t ver = -1;
+  if (attr_read_str(k->file, "format", fmt, sizeof fmt) || strcmp(fmt, NTW_CKPT_FORMAT))
+    err = NTW_ERR(NTW_ERR_FORMAT, "%s: not an ntwin checkpoint (no format = \"%s\")",
+                  path, NTW_CKPT_FORMAT);
+  else if (attr_read(k->file, "format_version", H5T_NATIVE_INT32, &ver) || ver != NTW_CKPT_VERSION)
+    err = NTW_ERR(NTW_ERR_FORMAT, "%s: format_version: %d is not supported (this ntwin reads %d)",
+                  path, ver, NTW_CKPT_VERSION);
+  if (err) H5Fclose(k->file);
+  return agree(k->comm, err);
+}
+
+int ntw_checkpoint_info(const char *path, ntw_ckpt_info *info) {
+  memset(info, 0, sizeof *info);
+  ckio k = {.comm = MPI_COMM_WORLD};
+  NTW_TRY(open_file(&k, path));
+  int32_t P = 0;
+  int a = 0;
+  a |= attr_read(k.file, "step", H5T_NATIVE_INT64, &info->step);
+  a |= attr_read(k.file, "t_ms", H5T_NATIVE_DOUBLE, &info->t_ms);
+  a |= attr_read(k.file, "dt_ms", H5T_NATIVE_DOUBLE, &info->dt_ms);
+  a |= attr_read(k.file, "seed", H5T_NATIVE_UINT64, &info->seed);
+  a |= attr_read(k.file, "n_neurons", H5T_NATIVE_UINT64, &info->n_neurons);
+  a |= attr_read(k.file, "ranks_written", H5T_NATIVE_INT32, &P);
+  a |= attr_read_str(k.file, "partition_written", info->partition_written,
+                     sizeof info->partition_written);
+  a |= attr_read_str(k.file, "ntwin_version", info->ntwin_version, sizeof info->ntwin_version);
+  info->ranks_written = P;
+  int err = a ? NTW_ERR(NTW_ERR_FORMAT, "%s: missing metadata attributes", path) : 0;
+  uint64_t len = 0, cols;
+  if (!agree(k.comm, err)) err = ds_dims(&k, k.file, "config", &len, &cols);
+  if (!err) {
+    info->config_text = calloc(len + 1, 1);
+    err = agree(k.comm, info->config_text ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+    /* every rank reads the whole (small) text: slices must cover it once
+     * for the checksum, so rank 0 reads and broadcasts */
+    if (!err) err = read_ds(&k, k.file, "config", H5T_NATIVE_UCHAR, 1, 1, 0,
+                            k.rank == 0 ? len : 0, info->config_text);
+    if (!err) MPI_Bcast(info->config_text, (int)len, MPI_CHAR, 0, k.comm);
+  }
+  H5Fclose(k.file);
+  if (err) ntw_ckpt_info_free(info);
+  return err ? err : agree(k.comm, 0);
+}
+
+void ntw_ckpt_info_free(ntw_ckpt_info *info) {
+  free(info->config_text);
+  info->config_text = NULL;
+}
+
+/* Read a contiguous slice of fixed-size records column by column is done by
+ * the callers; here: send rows to their owners under the engine's partition. */
+static int to_owners(ckio *k, ntw_engine *e, const void *recs, size_t n, size_t sz,
+                     void **out, size_t *nout) {
+  int *dest = malloc((n + 1) * sizeof *dest);
+  int err = agree(k->comm, dest ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+  if (err) return err;
+  for (size_t i = 0; i < n; i++)
+    dest[i] = ntw_part_owner(e->part, *(const uint64_t *)((const char *)recs + i * sz));
+  err = exchange(k->comm, recs, n, sz, dest, out, nout);
+  free(dest);
+  return err;
+}
+
+static int read_neurons(ckio *k, ntw_engine *e) {
+  const ntw_config *cfg = e->cfg;
+  hid_t gn = group(k->file, "neurons", false);
+  int err = agree(k->comm, gn < 0 ? NTW_ERR(NTW_ERR_FORMAT, "%s: /neurons missing", k->path) : 0);
+  NTW_TRY(err);
+  for (size_t b = 0; !err && b < e->nblocks; b++) {
+    const pop_block *pb = &e->blocks[b];
+    const ntw_pop_cfg *pc = &cfg->pops[pb->pop];
+    const size_t nv = pb->ops->nstate_vars, rs = 8 * (1 + nv);
+    hid_t gp = group(gn, pc->name, false);
+    err = agree(k->comm, gp < 0 ? NTW_ERR(NTW_ERR_FORMAT, "%s: /neurons/%s missing (config changed?)", k->path, pc->name) : 0);
+    if (err) break;
+    uint64_t lo, hi;
+    block_range(pc->size, k->P, k->rank, &lo, &hi);
+    const uint64_t nr = hi - lo;
+    char *recs = malloc(nr * rs + 1);
+    double *col = malloc((nr + pb->n + 1) * sizeof *col);
+    err = agree(k->comm, recs && col ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+    for (size_t v = 0; !err && v < nv; v++) {
+      uint64_t rows, cols;
+      err = ds_dims(k, gp, pb->ops->state_vars[v].name, &rows, &cols);
+      if (!err) err = agree(k->comm, rows != pc->size ? NTW_ERR(NTW_ERR_FORMAT, "%s: /neurons/%s/%s: %" PRIu64 " neurons, the network has %" PRIu64 " (config changed?)", k->path, pc->name, pb->ops->state_vars[v].name, rows, pc->size) : 0);
+      if (!err) err = read_ds(k, gp, pb->ops->state_vars[v].name, H5T_NATIVE_DOUBLE, 8, 1, lo, nr, col);
+      for (uint64_t i = 0; !err && i < nr; i++) memcpy(recs + i * rs + 8 * (1 + v), &col[i], 8);
+    }
+    for (uint64_t i = 0; !err && i < nr; i++) {
+      uint64_t g = pc->first_gid + lo + i;
+      memcpy(recs + i * rs, &g, 8);
+    }
+    void *in = NULL;
+    size_t nin = 0;
+    if (!err) err = to_owners(k, e, recs, nr, rs, &in, &nin);
+    free(recs);
+    if (!err) {
+      qsort(in, nin, rs, cmp_u64first);
+      /* nin == pb->n and in order of local index (gids ascending) */
+      err = agree(k->comm, nin != pb->n ? NTW_ERR(NTW_ERR_INTERNAL, "neuron redistribution mismatch") : 0);
+      for (size_t v = 0; !err && v < nv; v++) {
+        for (size_t i = 0; i < nin; i++) memcpy(&col[i], (char *)in + i * rs + 8 * (1 + v), 8);
+        ntw_model_state_set(pb->ops, pb->state, v, pb->n, col);
+      }
+    }
+    free(in), free(col);
+    H5Gclose(gp);
+  }
+  H5Gclose(gn);
+  return err;
+}
+
+static int read_ring(ckio *k, ntw_engine *e) {
+  const int W = ring_width(e);
+  const int64_t R = e->ring_mask + 1;
+  uint64_t rows, cols;
+  NTW_TRY(ds_dims(k, k->file, "ring", &rows, &cols));
+  NTW_TRY(agree(k->comm, rows != e->n_global || cols != (uint64_t)W
+                             ? NTW_ERR(NTW_ERR_FORMAT, "%s: /ring: shape %" PRIu64 " x %" PRIu64 " does not match the network (%" PRIu64 " x %d; config changed?)", k->path, rows, cols, e->n_global, W)
+                             : 0));
+  uint64_t lo, hi;
+  block_range(e->n_global, k->P, k->rank, &lo, &hi);
+  const size_t rs = 8 * (1 + (size_t)W), nr = hi - lo;
+  double *buf = malloc((nr * (size_t)W + 1) * sizeof *buf);
+  char *recs = malloc(nr * rs + 1);
+  int err = agree(k->comm, buf && recs ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+  if (!err) err = read_ds(k, k->file, "ring", H5T_NATIVE_DOUBLE, 8, (uint64_t)W, lo, nr, buf);
+  for (size_t i = 0; !err && i < nr; i++) {
+    uint64_t g = lo + i;
+    memcpy(recs + i * rs, &g, 8);
+    memcpy(recs + i * rs + 8, buf + i * W, 8 * (size_t)W);
+  }
+  free(buf);
+  void *in = NULL;
+  size_t nin = 0;
+  if (!err) err = to_owners(k, e, recs, nr, rs, &in, &nin);
+  free(recs);
+  if (!err) {
+    qsort(in, nin, rs, cmp_u64first);
+    const uint64_t nl = e->n_local;
+    for (size_t i = 0; i < nin && i < nl; i++) {
+      const double *row = (const double *)((char *)in + i * rs + 8);
+      for (int p = 0; p < e->nports; p++)
+        for (int64_t q = 0; q < R; q++)
+          e->ring[(size_t)p * e->ring_port + (size_t)((e->step + q) & e->ring_mask) * nl + i] =
+              row[p * R + q];
+    }
+  }
+  free(in);
+  return err;
+}
+
+#define READ_COL(k, g, name, ctype, field, mtype, r, n, first, err) \
+  do {                                                               \
+    ctype *col_ = malloc(((n) + 1) * sizeof(ctype));                 \
+    (err) = agree((k)->comm, col_ ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory")); \
+    if (!(err)) (err) = read_ds((k), (g), (name), (mtype), sizeof(ctype), 1, (first), (n), col_); \
+    if (!(err))                                                      \
+      for (size_t i_ = 0; i_ < (n); i_++) (r)[i_].field = col_[i_];  \
+    free(col_);                                                      \
+  } while (0)
+
+static int read_store(ckio *k, ntw_engine *e, syn_store *st, hid_t gs) {
+  char name[32];
+  snprintf(name, sizeof name, "%d", st->proj);
+  hid_t g = group(gs, name, false);
+  NTW_TRY(agree(k->comm, g < 0 ? NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s missing (config changed?)", k->path, name) : 0));
+  uint64_t total, cols;
+  int err = ds_dims(k, g, "target", &total, &cols);
+  uint64_t lo = 0, hi = 0;
+  block_range(total, k->P, k->rank, &lo, &hi);
+  const size_t nr = hi - lo;
+  syn_rec *r = calloc(nr + 1, sizeof *r);
+  if (!err) err = agree(k->comm, r ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+  if (!err) READ_COL(k, g, "target", uint64_t, tgt, H5T_NATIVE_UINT64, r, nr, lo, err);
+  if (!err) READ_COL(k, g, "source", uint64_t, src, H5T_NATIVE_UINT64, r, nr, lo, err);
+  if (!err) READ_COL(k, g, "occurrence", uint32_t, occ, H5T_NATIVE_UINT32, r, nr, lo, err);
+  if (!err) READ_COL(k, g, "weight", float, w, H5T_NATIVE_FLOAT, r, nr, lo, err);
+  void *in = NULL;
+  size_t nin = 0;
+  if (!err) err = to_owners(k, e, r, nr, sizeof *r, &in, &nin);
+  free(r);
+  if (!err) {
+    /* Match every local synapse with its record by (target, source,
+     * occurrence): both lists sorted, equal length. */
+    syn_rec *got = in;
+    qsort(got, nin, sizeof *got, cmp_syn);
+    syn_rec *mine = store_records(e, st);
+    uint64_t *idx = malloc((st->nsyn + 1) * sizeof *idx);
+    int bad = !mine || !idx || nin != st->nsyn;
+    if (!bad) {
+      /* sort local records, remembering their store positions (in w) */
+      for (uint64_t j = 0; j < st->nsyn; j++) memcpy(&mine[j].pad_, &(uint32_t){0}, 4), idx[j] = j;
+      /* pack index into the record by sorting pairs */
+      typedef struct { syn_rec r; uint64_t j; } pair;
+      pair *pp = malloc((st->nsyn + 1) * sizeof *pp);
+      bad = !pp;
+      for (uint64_t j = 0; !bad && j < st->nsyn; j++) pp[j] = (pair){mine[j], j};
+      if (!bad) qsort(pp, st->nsyn, sizeof *pp, cmp_syn); /* r is the first member */
+      for (uint64_t j = 0; !bad && j < st->nsyn; j++) {
+        if (cmp_syn(&pp[j].r, &got[j]) != 0) bad = 2;
+        else st->w[pp[j].j] = got[j].w;
+      }
+      free(pp);
+    }
+    free(mine), free(idx);
+    err = bad ? NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s: the synapses do not match the network (config or seed changed?)", k->path, name) : 0;
+  }
+  free(in);
+  err = agree(k->comm, err);
+  if (!err && st->kind != NTW_SYN_STATIC) {
+    hid_t gp = group(g, "pre", false);
+    const uint64_t n = st->src_n;
+    double *d = malloc((n + 1) * sizeof *d);
+    int64_t *t = malloc((n + 1) * sizeof *t);
+    err = agree(k->comm, gp >= 0 && d && t ? 0 : NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s/pre missing", k->path, name));
+    /* Every rank needs the whole per-source arrays; read them in block
+     * slices (so the checksum covers each element once) and gather. */
+    uint64_t a, z;
+    block_range(n, k->P, k->rank, &a, &z);
+    int *cnt = malloc((size_t)k->P * sizeof *cnt), *dis = malloc((size_t)k->P * sizeof *dis);
+    for (int q = 0; cnt && dis && q < k->P; q++) {
+      uint64_t qa, qz;
+      block_range(n, k->P, q, &qa, &qz);
+      cnt[q] = (int)(qz - qa), dis[q] = (int)qa;
+    }
+    const bool stdp = st->kplus != NULL;
+    double *dst[2] = {stdp ? st->kplus : st->u, stdp ? NULL : st->x};
+    const char *names[2] = {stdp ? "kplus" : "u", stdp ? NULL : "x"};
+    for (int q = 0; !err && q < 2 && dst[q]; q++) {
+      err = read_ds(k, gp, names[q], H5T_NATIVE_DOUBLE, 8, 1, a, z - a, d + a);
+      if (!err) MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DOUBLE, d, cnt, dis, MPI_DOUBLE, k->comm);
+      for (uint64_t i = 0; !err && i < n; i++)
+        if (st->row[i + 1] > st->row[i]) dst[q][i] = d[i];
+    }
+    if (!err) err = read_ds(k, gp, "t_last", H5T_NATIVE_INT64, 8, 1, a, z - a, t + a);
+    if (!err) MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_INT64_T, t, cnt, dis, MPI_INT64_T, k->comm);
+    for (uint64_t i = 0; !err && i < n; i++)
+      if (st->row[i + 1] > st->row[i]) st->t_last[i] = t[i];
+    free(d), free(t), free(cnt), free(dis);
+    if (gp >= 0) H5Gclose(gp);
+  }
+  H5Gclose(g);
+  return err;
+}
+
+static int read_post(ckio *k, ntw_engine *e) {
+  hid_t gpost = group(k->file, "post", false);
+  NTW_TRY(agree(k->comm, gpost < 0 ? NTW_ERR(NTW_ERR_FORMAT, "%s: /post missing", k->path) : 0));
+  int err = 0;
+  for (size_t b = 0; !err && b < e->nblocks; b++) {
+    if (!(e->post && e->post[b])) continue;
+    post_trace *pt = e->post[b];
+    const pop_block *pb = &e->blocks[b];
+    hid_t g = group(gpost, e->cfg->pops[pb->pop].name, false);
+    err = agree(k->comm, g < 0 ? NTW_ERR(NTW_ERR_FORMAT, "%s: /post/%s missing (config changed?)", k->path, e->cfg->pops[pb->pop].name) : 0);
+    if (err) break;
+    uint64_t total, cols, lo, hi;
+    err = ds_dims(k, g, "gid", &total, &cols);
+    block_range(total, k->P, k->rank, &lo, &hi);
+    const size_t nr = hi - lo;
+    post_rec *r = calloc(nr + 1, sizeof *r);
+    if (!err) err = agree(k->comm, r ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+    if (!err) READ_COL(k, g, "gid", uint64_t, gid, H5T_NATIVE_UINT64, r, nr, lo, err);
+    if (!err) READ_COL(k, g, "t", int64_t, t, H5T_NATIVE_INT64, r, nr, lo, err);
+    if (!err) READ_COL(k, g, "K", double, K, H5T_NATIVE_DOUBLE, r, nr, lo, err);
+    if (!err) READ_COL(k, g, "reads", uint32_t, reads, H5T_NATIVE_UINT32, r, nr, lo, err);
+    /* the records are in (gid, age) order; keep it through the exchange */
+    for (size_t i = 0; !err && i < nr; i++) r[i].idx = (uint32_t)(lo + i);
+    void *in = NULL;
+    size_t nin = 0;
+    if (!err) err = to_owners(k, e, r, nr, sizeof *r, &in, &nin);
+    free(r);
+    if (!err) {
+      post_rec *p = in;
+      qsort(p, nin, sizeof *p, cmp_post);
+      for (size_t i = 0; i < nin && !err; i++) {
+        uint64_t li = ntw_part_local_lower(e->part, e->rank, p[i].gid) - pb->lo;
+        post_hist *h = &pt->h[li];
+        if (h->len == h->cap) {
+          uint32_t cap = h->cap ? 2 * h->cap : 8;
+          int64_t *tt = realloc(h->t, cap * sizeof *tt);
+          if (tt) h->t = tt;
+          double *KK = realloc(h->K, cap * sizeof *KK);
+          if (KK) h->K = KK;
+          uint32_t *cc = realloc(h->cnt, cap * sizeof *cc);
+          if (cc) h->cnt = cc;
+          if (!tt || !KK || !cc) err = NTW_ERR(NTW_ERR_NOMEM, "out of memory");
+          else h->cap = cap;
+        }
+        if (!err) {
+          h->t[h->len] = p[i].t, h->K[h->len] = p[i].K, h->cnt[h->len] = p[i].reads;
+          h->len++;
+        }
+      }
+    }
+    free(in);
+    H5Gclose(g);
+    err = agree(k->comm, err);
+  }
+  H5Gclose(gpost);
+  return err;
+}
+
+int ntw_checkpoint_restore(ntw_engine *e, const char *path) {
+  ckio k = {.comm = ntw_comm_mpi(e->comm)};
+  NTW_TRY(open_file(&k, path));
+  int64_t step = 0;
+  uint64_t n = 0;
+  int32_t R = 0, np = 0;
+  int err = 0;
+  if (attr_read(k.file, "step", H5T_NATIVE_INT64, &step) ||
+      attr_read(k.file, "n_neurons", H5T_NATIVE_UINT64, &n) ||
+      attr_read(k.file, "ring_slots", H5T_NATIVE_INT32, &R) ||
+      attr_read(k.file, "ring_ports", H5T_NATIVE_INT32, &np))
+    err = NTW_ERR(NTW_ERR_FORMAT, "%s: missing metadata attributes", path);
+  else if (n != e->n_global)
+    err = NTW_ERR(NTW_ERR_FORMAT, "%s: n_neurons: %" PRIu64 " in the checkpoint, %" PRIu64 " in the network (config changed?)", path, n, e->n_global);
+  else if (R != e->ring_mask + 1 || np != e->nports)
+    err = NTW_ERR(NTW_ERR_FORMAT, "%s: ring_slots: the delays of the network changed (checkpoint %d x %d, network %lld x %d)", path, R, np, (long long)(e->ring_mask + 1), e->nports);
+  err = agree(k.comm, err);
+  if (!err) {
+    e->step = step;
+    err = read_neurons(&k, e);
+  }
+  if (!err) err = read_ring(&k, e);
+  if (!err) {
+    hid_t gs = group(k.file, "synapses", false);
+    err = agree(k.comm, gs < 0 ? NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses missing", path) : 0);
+    for (size_t s = 1; !err && s < e->nstores; s++) err = read_store(&k, e, &e->stores[s], gs);
+    if (gs >= 0) H5Gclose(gs);
+  }
+  if (!err) err = read_post(&k, e);
+  H5Fclose(k.file);
+  return agree(k.comm, err);
+}

@@ -4,5 +4,6 @@
 #define NTW_CLI_H
 
 int ntw_cli_run(int argc, char **argv);
+int ntw_cli_inspect(int argc, char **argv);
 
 #endif

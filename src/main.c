@@ -17,11 +17,16 @@
 static void usage(FILE *f) {
   fputs("usage: ntwin run CONFIG.json --out DIR [--t-stop MS] [--seed N]\n"
         "                 [--partition round_robin|block] [--bind core|numa|none]\n"
-        "                 [--quiet]\n"
+        "                 [--checkpoint-every MS] [--checkpoint-at MS[,MS...]]\n"
+        "                 [--checkpoint-final] [--quiet]\n"
+        "       ntwin run [CONFIG.json] --restore CKPT.h5 --out DIR --t-stop MS [...]\n"
+        "       ntwin inspect CKPT.h5 [--json]\n"
         "       ntwin version\n"
         "       ntwin help\n"
-        "Simulates the network of CONFIG.json on all MPI ranks and writes\n"
-        "DIR/spikes.h5 (SONATA spike report) and DIR/report.json.\n",
+        "run: simulates the network on all MPI ranks and writes DIR/spikes.h5\n"
+        "(SONATA spike report), DIR/report.json and DIR/checkpoint-<t_ms>.h5 when\n"
+        "asked (also on SIGTERM/SIGUSR1, at the next window boundary, then stops).\n"
+        "--restore continues a checkpoint on any number of ranks.\n",
         f);
 }
 
@@ -32,6 +37,8 @@ int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : "";
   if (strcmp(cmd, "run") == 0) {
     rc = ntw_cli_run(argc - 1, argv + 1);
+  } else if (strcmp(cmd, "inspect") == 0) {
+    rc = ntw_cli_inspect(argc - 1, argv + 1);
   } else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     if (rank == 0) printf("ntwin %s\n", NTW_VERSION);
     rc = 0;

@@ -318,6 +318,8 @@ typedef struct {
   uint64_t windows;
   int signal; /* agreed signal that stopped the run */
   int written;
+  double write_s;       /* wall seconds in checkpoint writes */
+  long long bytes;      /* bytes of the last checkpoint */
 } ckpt_ctl;
 
 static int ckpt_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
@@ -350,6 +352,9 @@ static int ckpt_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
   double t0 = MPI_Wtime();
   NTW_TRY(ntw_checkpoint_write(e, path));
   c->written++;
+  c->write_s += MPI_Wtime() - t0;
+  struct stat sb;
+  c->bytes = stat(path, &sb) == 0 ? (long long)sb.st_size : 0;
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   if (rank == 0 && !c->quiet)
@@ -413,6 +418,9 @@ typedef struct {
   const char *binding;
   uint64_t rss_base;
   double t_from_ms, t_to_ms;
+  const ckpt_ctl *ck;
+  double restore_s;
+  int stopped_by_signal;
 } report_in;
 
 static int report(const report_in *in) {
@@ -487,6 +495,14 @@ static int report(const report_in *in) {
                                               : 0));
     json_object_set_new(j, "rates_hz", rates);
     json_object_set_new(j, "bind", json_string(cfg->sim.bind));
+    json_object_set_new(j, "t_start_ms", json_real(in->t_from_ms));
+    json_object_set_new(j, "restored_from",
+                        in->args->restore ? json_string(in->args->restore) : json_null());
+    json_object_set_new(j, "restore_s", json_real(in->restore_s));
+    json_object_set_new(j, "checkpoints_written", json_integer(in->ck->written));
+    json_object_set_new(j, "checkpoint_write_s", json_real(in->ck->write_s));
+    json_object_set_new(j, "checkpoint_bytes", json_integer(in->ck->bytes));
+    json_object_set_new(j, "stopped_by_signal", json_integer(in->stopped_by_signal));
     json_object_set_new(j, "binding", ba);
     err = write_json_atomic(in->args->out, "report.json", j);
     json_decref(j);
@@ -586,7 +602,9 @@ int ntw_cli_run(int argc, char **argv) {
    * MPI, HDF5 and hwloc took before is the fixed runtime overhead. */
   rss_base = ntw_rss_bytes();
   if (agree(ntw_engine_create(cfg, comm, part, &eng))) goto done;
+  double restore_s = MPI_Wtime();
   if (a.restore && agree(ntw_checkpoint_restore(eng, a.restore))) goto done;
+  restore_s = a.restore ? MPI_Wtime() - restore_s : 0.0;
   NTW_GOTO(err, ntw_engine_add_hook(eng, NTW_HOOK_AFTER_WINDOW, recorder_hook, &rec),
            done);
   int64_t until = ntw_engine_steps(eng, cfg->sim.t_stop);
@@ -630,7 +648,7 @@ int ntw_cli_run(int argc, char **argv) {
     fprintf(stderr, "ntwin: stopped by signal %d at t = %g ms after a checkpoint\n",
             cc.signal, reached * cfg->sim.dt);
   report_in ri = {&a, cfg, eng, binding, rss_base, start * cfg->sim.dt,
-                  reached * cfg->sim.dt};
+                  reached * cfg->sim.dt, &cc, restore_s, cc.signal};
   if (agree(report(&ri))) goto done;
   rc = 0;
 done:

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Checkpoint throughput beside the raw sequential write speed of the same
+# disk, measured in the same run (the checkpoint issue's benchmark).
+# Network: configs/brunel.json with its E->E projection made plastic (stdp),
+# so 6.4 M synapses are stored (~180 MB), on 1 and 2 ranks.
+# Usage: bench/checkpoint.sh [OUT_DIR]     (default bench/out/checkpoint-<date>)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-bench/out/checkpoint-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+[ -x build/src/ntwin ] || scripts/setup.sh
+py=/usr/bin/python3
+$py - "$out/brunel-stdp.json" <<'PY'
+import json, sys
+c = json.load(open("configs/brunel.json"))
+c["_comment"] = "brunel.json with plastic E->E synapses (checkpoint benchmark)"
+for p in c["projections"]:
+    if p["source"] == "E" and p["target"] == "E":
+        p["synapse"] = {"model": "stdp", "lambda": 0.001, "Wmax": 1.0, "mu_plus": 0, "mu_minus": 1}
+json.dump(c, open(sys.argv[1], "w"), indent=1)
+PY
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; disk of $out: $(df -h "$out" | tail -1 | awk '{print $1, $2}')"
+# raw sequential write of 512 MB, flushed, in the same directory
+raw=$( { dd if=/dev/zero of="$out/raw.bin" bs=4M count=128 conv=fdatasync 2>&1 >/dev/null; } | tail -1)
+rm -f "$out/raw.bin"
+raw_gbs=$(echo "$raw" | $py -c "
+import re,sys; s=sys.stdin.read(); m=re.search(r'([0-9.]+) s, ([0-9.]+) ([kMG]B)/s', s)
+t=float(m.group(1)); print(f'{512*1024*1024/t/1e9:.3f}')")
+echo "raw sequential write (dd 512 MB, fdatasync): $raw_gbs GB/s"
+printf "%-6s %-10s %-12s %-12s %-10s %-12s %-10s\n" ranks ckpt_MB write_s write_GB/s restore_s restore_GB/s "% of raw"
+for np in 1 2; do
+  d="$out/np$np"
+  scripts/mpirun.sh "$np" build/src/ntwin run "$out/brunel-stdp.json" --out "$d/a" --t-stop 20 \
+    --checkpoint-final --quiet
+  scripts/mpirun.sh "$np" build/src/ntwin run --restore "$d/a/checkpoint-20.h5" --out "$d/b" \
+    --t-stop 21 --quiet
+  $py - "$d" "$np" "$raw_gbs" <<'PY'
+import json, sys
+d, np_, raw = sys.argv[1], sys.argv[2], float(sys.argv[3])
+a = json.load(open(f"{d}/a/report.json")); b = json.load(open(f"{d}/b/report.json"))
+B = a["checkpoint_bytes"]; w = a["checkpoint_write_s"]; r = b["restore_s"]
+print(f"{np_:<6} {B/1e6:<10.1f} {w:<12.3f} {B/w/1e9:<12.3f} {r:<10.3f} {B/r/1e9:<12.3f} {100*B/w/1e9/raw:<10.0f}")
+PY
+done

@@ -35,35 +35,17 @@
 #include "io/config.h"
 #include "partition/partition.h"
 
+#include "testlib.h"
+
+/* Shared helpers (testlib.h) under this file's historical names. */
+typedef ntw_test_spikes spikes;
+typedef ntw_test_sim sim;
+#define collect ntw_test_collect
+#define sim_free ntw_test_sim_free
+#define sim_build(s, j, st) ntw_test_sim_build((s), (j), MPI_COMM_WORLD, (st))
+#define gather(l, a) ntw_test_gather((l), (a), MPI_COMM_WORLD)
+
 #define MAXSP 4096
-
-typedef struct {
-  uint64_t gid[MAXSP];
-  double t[MAXSP];
-  size_t n;
-} spikes;
-
-static int collect(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
-  (void)lo, (void)hi;
-  spikes *s = ctx;
-  const uint64_t *g;
-  const int64_t *st;
-  size_t n;
-  ntw_engine_window_spikes(e, &g, &st, &n);
-  double dt = ntw_engine_config(e)->sim.dt;
-  for (size_t k = 0; k < n && s->n < MAXSP; k++) {
-    s->gid[s->n] = g[k];
-    s->t[s->n++] = st[k] * dt;
-  }
-  return 0;
-}
-
-typedef struct {
-  ntw_config *cfg;
-  ntw_part *part;
-  ntw_comm *comm;
-  ntw_engine *eng;
-} sim;
 
 /* Returns the engine's error code (0 on success); on success s is built. */
 static int sim_try(sim *s, const char *json, const char *strategy) {
@@ -78,46 +60,12 @@ static int sim_try(sim *s, const char *json, const char *strategy) {
   return ntw_engine_create(s->cfg, s->comm, s->part, &s->eng);
 }
 
-static void sim_build(sim *s, const char *json, const char *strategy) {
-  int err = sim_try(s, json, strategy);
-  if (err) fprintf(stderr, "%s\n", ntw_error_msg());
-  assert_int_equal(err, 0);
-}
-
-static void sim_free(sim *s) {
-  ntw_engine_destroy(&s->eng);
-  ntw_comm_destroy(&s->comm);
-  ntw_part_destroy(&s->part);
-  ntw_config_destroy(&s->cfg);
-}
-
 /* V of gid on whichever rank owns it, on every rank. */
 static double global_v(const ntw_engine *e, uint64_t gid) {
   double v = ntw_engine_get_v(e, gid), m;
   if (isnan(v)) v = -INFINITY;
   MPI_Allreduce(&v, &m, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
   return m;
-}
-
-/* All ranks' spikes on every rank, sorted by (gid, time). */
-static void gather(spikes *loc, spikes *all) {
-  int P;
-  MPI_Comm_size(MPI_COMM_WORLD, &P);
-  int n = (int)loc->n, *cnt = malloc(P * sizeof *cnt), *dis = malloc(P * sizeof *dis);
-  MPI_Allgather(&n, 1, MPI_INT, cnt, 1, MPI_INT, MPI_COMM_WORLD);
-  int tot = 0;
-  for (int r = 0; r < P; r++) dis[r] = tot, tot += cnt[r];
-  assert_true(tot <= MAXSP);
-  MPI_Allgatherv(loc->gid, n, MPI_UINT64_T, all->gid, cnt, dis, MPI_UINT64_T, MPI_COMM_WORLD);
-  MPI_Allgatherv(loc->t, n, MPI_DOUBLE, all->t, cnt, dis, MPI_DOUBLE, MPI_COMM_WORLD);
-  all->n = (size_t)tot;
-  for (size_t i = 1; i < all->n; i++)
-    for (size_t j = i; j > 0 && (all->gid[j - 1] > all->gid[j] ||
-                                 (all->gid[j - 1] == all->gid[j] && all->t[j - 1] > all->t[j])); j--) {
-      uint64_t g = all->gid[j]; all->gid[j] = all->gid[j - 1]; all->gid[j - 1] = g;
-      double t = all->t[j]; all->t[j] = all->t[j - 1]; all->t[j - 1] = t;
-    }
-  free(cnt), free(dis);
 }
 
 static size_t spikes_of(const spikes *all, uint64_t gid, double *t, size_t cap) {
@@ -460,20 +408,11 @@ static void test_bad_params(void **state) {
   expect_error("{\"g_L\": {\"distribution\": \"uniform\", \"low\": 5, \"high\": 10}}", "g_L");
 }
 
-int main(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
-  int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (rank != 0 && !freopen("/dev/null", "w", stdout)) return 1;
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_relaxation),
-      cmocka_unit_test(test_reference),
-      cmocka_unit_test(test_dc_spike_times),
-      cmocka_unit_test(test_bad_params),
-  };
-  int failed = cmocka_run_group_tests(tests, NULL, NULL);
-  int any;
-  MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  MPI_Finalize();
-  return any ? 1 : 0;
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_relaxation),
+    cmocka_unit_test(test_reference),
+    cmocka_unit_test(test_dc_spike_times),
+    cmocka_unit_test(test_bad_params),
+};
+
+NTW_TEST_MAIN(tests)

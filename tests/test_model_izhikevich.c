@@ -38,64 +38,21 @@
 #include "model.h"
 #include "partition/partition.h"
 
-#define CAP 65536
+#include "testlib.h"
 
-typedef struct {
-  uint64_t *gid;
-  double *t;
-  size_t n;
-} spikes;
-
+/* Shared helpers (testlib.h) under this file's historical names. */
+typedef ntw_test_spikes spikes;
+typedef ntw_test_sim sim;
+#define collect ntw_test_collect
+#define sim_free ntw_test_sim_free
+#define sim_build ntw_test_sim_build
+/* Preallocated: non-root ranks receive broadcasts into it. */
 static spikes sp_new(void) {
-  spikes s = {malloc(CAP * sizeof(uint64_t)), malloc(CAP * sizeof(double)), 0};
-  assert_non_null(s.gid);
-  assert_non_null(s.t);
+  spikes s = {0};
+  ntw_test_spikes_reserve(&s, 65536);
   return s;
 }
-
-static void sp_free(spikes *s) { free(s->gid), free(s->t); }
-
-static int collect(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
-  spikes *s = ctx;
-  const uint64_t *g;
-  const int64_t *st;
-  size_t n;
-  ntw_engine_window_spikes(e, &g, &st, &n);
-  double dt = ntw_engine_config(e)->sim.dt;
-  for (size_t k = 0; k < n && s->n < CAP; k++) {
-    s->gid[s->n] = g[k];
-    s->t[s->n++] = (double)st[k] * dt;
-  }
-  return 0;
-}
-
-typedef struct {
-  ntw_config *cfg;
-  ntw_part *part;
-  ntw_comm *comm;
-  ntw_engine *eng;
-} sim;
-
-static void sim_build(sim *s, const char *json, MPI_Comm mc, const char *strategy) {
-  memset(s, 0, sizeof *s);
-  int P;
-  MPI_Comm_size(mc, &P);
-  int err = ntw_config_parse(json, strlen(json), "test.json", &s->cfg);
-  if (err) fprintf(stderr, "%s\n", ntw_error_msg());
-  assert_int_equal(err, 0);
-  assert_int_equal(ntw_part_create(strategy, s->cfg->n_neurons, P, &s->part), 0);
-  assert_int_equal(ntw_comm_create("mpi", mc, &s->comm), 0);
-  err = ntw_engine_create(s->cfg, s->comm, s->part, &s->eng);
-  if (err) fprintf(stderr, "%s\n", ntw_error_msg());
-  assert_int_equal(err, 0);
-}
-
-static void sim_free(sim *s) {
-  ntw_engine_destroy(&s->eng);
-  ntw_comm_destroy(&s->comm);
-  ntw_part_destroy(&s->part);
-  ntw_config_destroy(&s->cfg);
-}
+#define sp_free ntw_test_spikes_free
 
 /* Run to t_stop collecting spikes, gathered on every rank of mc, sorted by
  * (gid, time). */
@@ -103,25 +60,7 @@ static void sim_run_gather(sim *m, MPI_Comm mc, double t_stop, spikes *all) {
   spikes loc = sp_new();
   assert_int_equal(ntw_engine_add_hook(m->eng, NTW_HOOK_AFTER_WINDOW, collect, &loc), 0);
   assert_int_equal(ntw_engine_run(m->eng, ntw_engine_steps(m->eng, t_stop)), 0);
-  assert_true(loc.n < CAP);
-  int P;
-  MPI_Comm_size(mc, &P);
-  int n = (int)loc.n, *cnt = malloc(P * sizeof *cnt), *dis = malloc(P * sizeof *dis);
-  MPI_Allgather(&n, 1, MPI_INT, cnt, 1, MPI_INT, mc);
-  int tot = 0;
-  for (int r = 0; r < P; r++) dis[r] = tot, tot += cnt[r];
-  assert_true(tot < CAP);
-  MPI_Allgatherv(loc.gid, n, MPI_UINT64_T, all->gid, cnt, dis, MPI_UINT64_T, mc);
-  MPI_Allgatherv(loc.t, n, MPI_DOUBLE, all->t, cnt, dis, MPI_DOUBLE, mc);
-  all->n = (size_t)tot;
-  /* stable sort by gid (each rank's spikes of one gid are in time order) */
-  for (size_t i = 1; i < all->n; i++)
-    for (size_t j = i; j > 0 && (all->gid[j - 1] > all->gid[j] ||
-                                 (all->gid[j - 1] == all->gid[j] && all->t[j - 1] > all->t[j])); j--) {
-      uint64_t g = all->gid[j]; all->gid[j] = all->gid[j - 1]; all->gid[j - 1] = g;
-      double t = all->t[j]; all->t[j] = all->t[j - 1]; all->t[j - 1] = t;
-    }
-  free(cnt), free(dis);
+  ntw_test_gather(&loc, all, mc);
   sp_free(&loc);
 }
 
@@ -638,22 +577,13 @@ static void test_bad_input(void **state) {
   expect_refused("\"tau_m\": 10", "populations[0].params.tau_m:");
 }
 
-int main(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
-  int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (rank != 0 && !freopen("/dev/null", "w", stdout)) return 1;
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_firing_classes),
-      cmocka_unit_test(test_accuracy_rk4),
-      cmocka_unit_test(test_input_jump),
-      cmocka_unit_test(test_heterogeneous_exact),
-      cmocka_unit_test(test_network_ranks),
-      cmocka_unit_test(test_bad_input),
-  };
-  int failed = cmocka_run_group_tests(tests, NULL, NULL);
-  int any;
-  MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  MPI_Finalize();
-  return any ? 1 : 0;
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_firing_classes),
+    cmocka_unit_test(test_accuracy_rk4),
+    cmocka_unit_test(test_input_jump),
+    cmocka_unit_test(test_heterogeneous_exact),
+    cmocka_unit_test(test_network_ranks),
+    cmocka_unit_test(test_bad_input),
+};
+
+NTW_TEST_MAIN(tests)

@@ -1,0 +1,108 @@
+#include "testlib.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ntw_error.h"
+
+int ntw_test_sim_try(ntw_test_sim *s, const char *json, MPI_Comm mc,
+                     const char *strategy) {
+  memset(s, 0, sizeof *s);
+  int P;
+  MPI_Comm_size(mc, &P);
+  int err = ntw_config_parse(json, strlen(json), "test.json", &s->cfg);
+  if (!err) err = ntw_part_create(strategy, s->cfg->n_neurons, P, &s->part);
+  if (!err) err = ntw_comm_create("mpi", mc, &s->comm);
+  if (!err) err = ntw_engine_create(s->cfg, s->comm, s->part, &s->eng);
+  return err;
+}
+
+void ntw_test_sim_build(ntw_test_sim *s, const char *json, MPI_Comm mc,
+                        const char *strategy) {
+  int err = ntw_test_sim_try(s, json, mc, strategy);
+  if (err) fprintf(stderr, "%s\n", ntw_error_msg());
+  assert_int_equal(err, 0);
+}
+
+void ntw_test_sim_free(ntw_test_sim *s) {
+  ntw_engine_destroy(&s->eng);
+  ntw_comm_destroy(&s->comm);
+  ntw_part_destroy(&s->part);
+  ntw_config_destroy(&s->cfg);
+}
+
+void ntw_test_spikes_reserve(ntw_test_spikes *s, size_t need) {
+  if (need <= s->cap) return;
+  size_t cap = s->cap ? s->cap : 1024;
+  while (cap < need) cap *= 2;
+  s->gid = realloc(s->gid, cap * sizeof *s->gid);
+  s->t = realloc(s->t, cap * sizeof *s->t);
+  assert_non_null(s->gid);
+  assert_non_null(s->t);
+  s->cap = cap;
+}
+
+int ntw_test_collect(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
+  (void)lo, (void)hi;
+  ntw_test_spikes *s = ctx;
+  const uint64_t *g;
+  const int64_t *st;
+  size_t n;
+  ntw_engine_window_spikes(e, &g, &st, &n);
+  const double dt = ntw_engine_config(e)->sim.dt;
+  ntw_test_spikes_reserve(s, s->n + n);
+  for (size_t k = 0; k < n; k++) {
+    s->gid[s->n] = g[k];
+    s->t[s->n++] = (double)st[k] * dt;
+  }
+  return 0;
+}
+
+typedef struct {
+  uint64_t gid;
+  double t;
+} pair;
+
+static int cmp_pair(const void *a, const void *b) {
+  const pair *x = a, *y = b;
+  if (x->gid != y->gid) return x->gid < y->gid ? -1 : 1;
+  return (x->t > y->t) - (x->t < y->t);
+}
+
+void ntw_test_gather(const ntw_test_spikes *loc, ntw_test_spikes *all, MPI_Comm mc) {
+  int P;
+  MPI_Comm_size(mc, &P);
+  int n = (int)loc->n, *cnt = malloc(P * sizeof *cnt), *dis = malloc(P * sizeof *dis);
+  MPI_Allgather(&n, 1, MPI_INT, cnt, 1, MPI_INT, mc);
+  int tot = 0;
+  for (int r = 0; r < P; r++) dis[r] = tot, tot += cnt[r];
+  all->n = 0;
+  ntw_test_spikes_reserve(all, (size_t)tot + 1);
+  MPI_Allgatherv(loc->gid, n, MPI_UINT64_T, all->gid, cnt, dis, MPI_UINT64_T, mc);
+  MPI_Allgatherv(loc->t, n, MPI_DOUBLE, all->t, cnt, dis, MPI_DOUBLE, mc);
+  all->n = (size_t)tot;
+  pair *p = malloc(((size_t)tot + 1) * sizeof *p);
+  assert_non_null(p);
+  for (int i = 0; i < tot; i++) p[i] = (pair){all->gid[i], all->t[i]};
+  qsort(p, (size_t)tot, sizeof *p, cmp_pair);
+  for (int i = 0; i < tot; i++) all->gid[i] = p[i].gid, all->t[i] = p[i].t;
+  free(p), free(cnt), free(dis);
+}
+
+void ntw_test_spikes_free(ntw_test_spikes *s) {
+  free(s->gid), free(s->t);
+  memset(s, 0, sizeof *s);
+}
+
+int ntw_test_main(int argc, char **argv, const struct CMUnitTest *tests, size_t n) {
+  MPI_Init(&argc, &argv);
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (rank != 0 && !freopen("/dev/null", "w", stdout)) return 1;
+  int failed = _cmocka_run_group_tests("tests", tests, n, NULL, NULL);
+  int any;
+  MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Finalize();
+  return any ? 1 : 0;
+}

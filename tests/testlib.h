@@ -1,0 +1,59 @@
+/* testlib.h - what every engine-level test needs: build a network from a
+ * JSON string on a communicator, collect the spikes of a run, gather them
+ * from all ranks, and run a cmocka group under MPI (every rank runs the same
+ * assertions; only rank 0 prints; the exit status is the worst rank's). */
+#ifndef NTW_TESTLIB_H
+#define NTW_TESTLIB_H
+
+#include <mpi.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "comm/comm.h"
+#include "engine.h"
+#include "io/config.h"
+#include "partition/partition.h"
+
+typedef struct {
+  ntw_config *cfg;
+  ntw_part *part;
+  ntw_comm *comm;
+  ntw_engine *eng;
+} ntw_test_sim;
+
+/* Builds; returns the error (message in ntw_error_msg()) without asserting. */
+int ntw_test_sim_try(ntw_test_sim *s, const char *json, MPI_Comm mc,
+                     const char *strategy);
+/* Builds and asserts success (printing the message if it fails). */
+void ntw_test_sim_build(ntw_test_sim *s, const char *json, MPI_Comm mc,
+                        const char *strategy);
+void ntw_test_sim_free(ntw_test_sim *s);
+
+/* Spikes as (gid, time in ms); grows as needed. Zero-initialise. */
+typedef struct {
+  uint64_t *gid;
+  double *t;
+  size_t n, cap;
+} ntw_test_spikes;
+
+/* AFTER_WINDOW hook appending the window's local spikes to ctx. */
+int ntw_test_collect(ntw_engine *e, int64_t lo, int64_t hi, void *ctx);
+/* All ranks' spikes on every rank of mc, sorted by (gid, time). */
+void ntw_test_gather(const ntw_test_spikes *loc, ntw_test_spikes *all, MPI_Comm mc);
+/* Room for at least n spikes (e.g. before receiving a broadcast). */
+void ntw_test_spikes_reserve(ntw_test_spikes *s, size_t n);
+void ntw_test_spikes_free(ntw_test_spikes *s);
+
+/* MPI_Init, run the group (stdout of ranks > 0 silenced), MPI_Finalize;
+ * returns 1 if any rank failed. */
+int ntw_test_main(int argc, char **argv, const struct CMUnitTest *tests, size_t n);
+#define NTW_TEST_MAIN(tests) \
+  int main(int argc, char **argv) { \
+    return ntw_test_main(argc, argv, tests, sizeof tests / sizeof *tests); \
+  }
+
+#endif

@@ -7,7 +7,9 @@
  *    exactly d later, for delays equal to, above and not multiples of the
  *    window, on every partition;
  *  - construction: the synapses built on P ranks are exactly those built on
- *    one rank (rank 0 rebuilds the whole network on MPI_COMM_SELF);
+ *    one rank (rank 0 rebuilds the whole network on MPI_COMM_SELF), for
+ *    every rule including fixed_total_number, whose total is exactly N and
+ *    whose in-degree vector does not depend on the rank count;
  *  - no delay shorter than the window is ever stored. */
 #include <math.h>
 #include <mpi.h>

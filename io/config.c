@@ -43,7 +43,8 @@ typedef struct {
 } cfg_show;
 
 static const char *const rule_names[] = {"fixed_indegree", "fixed_probability",
-                                         "one_to_one", "all_to_all"};
+                                         "one_to_one", "all_to_all",
+                                         "fixed_total_number"};
 /* Indexed by ntw_dist_kind - 1 (constants are plain numbers). */
 static const char *const dist_names[] = {"uniform", "normal", "lognormal"};
 static const char *const partition_names[] = {"round_robin", "block"};
@@ -57,7 +58,7 @@ static const char *const sim_keys[] = {"dt",        "t_stop", "seed",
                                        "partition", "bind",   "comm"};
 static const char *const pop_keys[] = {"name", "model", "size", "params"};
 static const char *const proj_keys[] = {
-    "source", "target", "rule",           "indegree",       "p",
+    "source", "target", "rule",           "indegree",       "p",  "N",
     "weight", "delay",  "allow_autapses", "allow_multapses", "synapse"};
 static const char *const stim_keys[] = {"type",  "target", "rate",
                                         "weight", "amplitude", "start",
@@ -581,6 +582,35 @@ static int parse_proj(const cfg_ctx *c, const ntw_config *cfg, json_t *jp,
       return CFG_FAIL(c, f.s, "must be in (0, 1] (got %s)", jshow(v).s);
   } else if (v != NULL) {
     return CFG_FAIL(c, f.s, "only allowed with rule fixed_probability (rule "
+                            "is '%s')", rule_names[k]);
+  }
+
+  f = fld(where, "N");
+  v = json_object_get(jp, "N");
+  if (pj->rule == NTW_RULE_FIXED_TOTAL_NUMBER) {
+    if (v == NULL)
+      return CFG_FAIL(c, f.s,
+                      "missing required field (rule fixed_total_number)");
+    NTW_TRY(count_value(c, v, f.s, 0, &pj->N));
+    const bool self = pj->source == pj->target && !pj->allow_autapses;
+    const uint64_t avail = src->size - (self ? 1 : 0);
+    /* Possible (source, target) pairs; 128 bits so no size overflows. */
+    const unsigned __int128 pairs = (unsigned __int128)avail * tgt->size;
+    if (pj->N > 0 && avail == 0)
+      return CFG_FAIL(c, f.s,
+                      "population '%s' has a single neuron and autapses are "
+                      "not allowed, so there is no possible source (got %s)",
+                      src->name, jshow(v).s);
+    if (!pj->allow_multapses && (unsigned __int128)pj->N > pairs)
+      return CFG_FAIL(c, f.s,
+                      "%" PRIu64 " exceeds the %" PRIu64 " possible (source, "
+                      "target) pairs ('%s' %" PRIu64 "%s x '%s' %" PRIu64
+                      ") and multapses are not allowed",
+                      pj->N, (uint64_t)pairs, src->name, avail,
+                      self ? " without the target itself" : "", tgt->name,
+                      tgt->size);
+  } else if (v != NULL) {
+    return CFG_FAIL(c, f.s, "only allowed with rule fixed_total_number (rule "
                             "is '%s')", rule_names[k]);
   }
 

@@ -19,7 +19,8 @@
  *   "projections": [ { "source": "E", "target": "I",
  *                      "rule": "fixed_indegree", "indegree": 800,
  *                      | "rule": "fixed_probability", "p": 0.1,
- *                      | "rule": "one_to_one" | "all_to_all",
+ *                      | "rule": "one_to_one" | "all_to_all"
+ *                      | "rule": "fixed_total_number", "N": 1000000,
  *                      "weight": VALUE, "delay": VALUE,
  *                      "allow_autapses": true, "allow_multapses": true,
  *                      "synapse": { "model": "static" | "stdp" | "stdp_pl"
@@ -31,6 +32,17 @@
  *                { "type": "spike_times", "target": "P",
  *                  "times": [[1.0, 5.5], [], [2.0]],   one list per neuron
  *                  "node_ids": [0, 1, 7] } ],          optional, default 0..
+ * fixed_total_number (NEST's rule): exactly N synapses in the projection,
+ * each (source, target) pair drawn uniformly among the possible ones
+ * (sources other than the target itself when allow_autapses is false; with
+ * allow_multapses false, N distinct pairs, so N <= n_src x n_tgt or
+ * (n_src - 1) x n_tgt). N >= 0; an integer, or an integral real up to 2^53.
+ * Built without communication: every rank draws the whole in-degree vector
+ * of the target population, a multinomial(N; 1/n_tgt, ...) by sequential
+ * conditional binomials in target-index order (multivariate hypergeometric
+ * by conditional hypergeometrics without multapses), key (seed, stream
+ * TOTAL|projection, target index), then the sources of its own targets as
+ * fixed_indegree with that in-degree. Identical on any partition.
  * A spike_times stimulus forces the listed neurons to spike at the given
  * times (ms, rounded to the grid, ascending per neuron).
  *   "record": { "spikes": ["E", "I"] }
@@ -90,7 +102,8 @@ typedef enum {
   NTW_RULE_FIXED_INDEGREE = 0,
   NTW_RULE_FIXED_PROBABILITY,
   NTW_RULE_ONE_TO_ONE,
-  NTW_RULE_ALL_TO_ALL
+  NTW_RULE_ALL_TO_ALL,
+  NTW_RULE_FIXED_TOTAL_NUMBER
 } ntw_rule;
 
 typedef struct {
@@ -98,6 +111,7 @@ typedef struct {
   ntw_rule rule;
   uint64_t indegree; /* fixed_indegree */
   double p;          /* fixed_probability */
+  uint64_t N;        /* fixed_total_number: synapses in the projection */
   ntw_dist weight;
   ntw_dist delay; /* ms */
   bool allow_autapses, allow_multapses;

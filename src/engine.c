@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/binomial.h"
 #include "core/ntw_error.h"
 #include "core/rng.h"
 #include "engine_impl.h"
@@ -20,6 +21,7 @@ typedef struct {
   bool same_pop;
   uint64_t *bitmap; /* src_n bits, all zero between calls */
   uint64_t *buf;    /* up to max(indegree, src_n) sources */
+  uint64_t *indeg;  /* fixed_total_number: in-degree per target index */
 } src_drawer;
 
 /* The sources of target `tgt_gid` under projection d->pr, into d->buf, in a
@@ -36,8 +38,13 @@ static size_t draw_sources(src_drawer *d, uint64_t seed, uint64_t tgt_gid) {
   size_t k = 0;
 #define MAP(x) (d->src_first + ((skip_self && (x) >= self) ? (x) + 1 : (x)))
   switch (pr->rule) {
-  case NTW_RULE_FIXED_INDEGREE: {
-    const uint64_t C = pr->indegree;
+  case NTW_RULE_FIXED_INDEGREE:
+  case NTW_RULE_FIXED_TOTAL_NUMBER: {
+    /* fixed_total_number: this target's share of the N synapses, then the
+     * same draws as fixed_indegree. */
+    const uint64_t C = pr->rule == NTW_RULE_FIXED_INDEGREE ? pr->indegree
+                                                           : d->indeg[self];
+    if (C == 0) return 0;
     if (n == 0) return 0;
     if (pr->allow_multapses) {
       for (uint64_t j = 0; j < C; j += 2) {
@@ -95,6 +102,38 @@ static size_t draw_sources(src_drawer *d, uint64_t seed, uint64_t tgt_gid) {
   return k;
 }
 
+/* The in-degree of every target of a fixed_total_number projection: a
+ * multinomial(N; 1/n, ..., 1/n) drawn as sequential conditional binomials,
+ * k_i ~ Binomial(N - k_0 - ... - k_{i-1}, 1/(n - i)), in target-index order.
+ * Without multapses the N pairs are distinct: a multivariate hypergeometric
+ * over n classes of m possible pairs each, k_i ~ Hypergeometric(m (n - i),
+ * m, remaining). Each draw is keyed by (seed, TOTAL|proj, i), so every rank
+ * computes the same vector (O(n)) without communication. Returns the largest
+ * in-degree. */
+static uint64_t total_number_indegrees(const ntw_config *cfg, int proj,
+                                       uint64_t *indeg) {
+  const ntw_proj_cfg *pr = &cfg->projs[proj];
+  const uint64_t n = cfg->pops[pr->target].size;
+  const bool self = pr->source == pr->target && !pr->allow_autapses;
+  const uint64_t m = cfg->pops[pr->source].size - (self ? 1 : 0);
+  const uint32_t stream = NTW_STREAM_TOTAL | (uint32_t)proj;
+  const uint64_t seed = cfg->sim.seed;
+  uint64_t rem = pr->N, kmax = 0;
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t k;
+    if (i + 1 == n)
+      k = rem;
+    else if (pr->allow_multapses)
+      k = ntw_binomial(seed, stream, i, rem, 1.0 / (double)(n - i));
+    else
+      k = ntw_hypergeometric(seed, stream, i, m * (n - i), m, rem);
+    indeg[i] = k;
+    rem -= k;
+    if (k > kmax) kmax = k;
+  }
+  return kmax;
+}
+
 static int drawer_init(src_drawer *d, const ntw_config *cfg, int proj) {
   memset(d, 0, sizeof *d);
   d->pr = &cfg->projs[proj];
@@ -107,6 +146,14 @@ static int drawer_init(src_drawer *d, const ntw_config *cfg, int proj) {
   uint64_t cap = d->src_n;
   if (d->pr->rule == NTW_RULE_FIXED_INDEGREE && d->pr->indegree > cap)
     cap = d->pr->indegree;
+  if (d->pr->rule == NTW_RULE_FIXED_TOTAL_NUMBER) {
+    const uint64_t nt = cfg->pops[d->pr->target].size;
+    d->indeg = malloc(nt * sizeof *d->indeg);
+    NTW_CHECK(d->indeg, NTW_ERR_NOMEM,
+              "out of memory for the in-degrees of projection %d", proj);
+    uint64_t kmax = total_number_indegrees(cfg, proj, d->indeg);
+    if (kmax > cap) cap = kmax;
+  }
   d->bitmap = calloc((d->src_n + 63) / 64 + 1, sizeof *d->bitmap);
   d->buf = malloc((cap + 1) * sizeof *d->buf);
   NTW_CHECK(d->bitmap && d->buf, NTW_ERR_NOMEM,
@@ -115,6 +162,7 @@ static int drawer_init(src_drawer *d, const ntw_config *cfg, int proj) {
 }
 
 static void drawer_fini(src_drawer *d) {
+  free(d->indeg);
   free(d->bitmap);
   free(d->buf);
 }

@@ -206,6 +206,26 @@ static void test_defaults(void **state) {
   ntw_config_destroy(&cfg);
 }
 
+/* fixed_total_number: N as parsed; 0 and the exact pair bound are fine. */
+static void test_total_number(void **state) {
+  (void)state;
+  ntw_config *cfg = parse_ok(PROJ(
+      "{'source': 'E', 'target': 'I', 'rule': 'fixed_total_number', "
+      "'N': 1.6e5, 'allow_multapses': false, " WD "}, "
+      "{'source': 'I', 'target': 'I', 'rule': 'fixed_total_number', "
+      "'N': 0, " WD "}, "
+      "{'source': 'I', 'target': 'I', 'rule': 'fixed_total_number', "
+      "'N': 39800, 'allow_autapses': false, 'allow_multapses': false, " WD
+      "}"));
+  assert_int_equal(cfg->projs[0].rule, NTW_RULE_FIXED_TOTAL_NUMBER);
+  assert_int_equal(cfg->projs[0].N, 160000);
+  assert_false(cfg->projs[0].allow_multapses);
+  assert_int_equal(cfg->projs[1].N, 0);
+  assert_true(cfg->projs[1].allow_autapses && cfg->projs[1].allow_multapses);
+  assert_int_equal(cfg->projs[2].N, 39800);
+  ntw_config_destroy(&cfg);
+}
+
 static void test_dist_bounds(void **state) {
   (void)state;
   ntw_dist c = {NTW_DIST_CONST, 2.0, 0.0, -INFINITY, INFINITY};
@@ -499,7 +519,44 @@ static const bad_case bad_cases[] = {
           "}"),
      NTW_ERR_CONFIG,
      PATH ": projections[2].rule: unknown rule 'fixed_outdegre' (known: "
-          "fixed_indegree, fixed_probability, one_to_one, all_to_all)"},
+          "fixed_indegree, fixed_probability, one_to_one, all_to_all, "
+          "fixed_total_number)"},
+    /* fixed_total_number: N required, bounded without multapses, owned */
+    {PROJ("{'source': 'E', 'target': 'I', 'rule': 'fixed_total_number', " WD
+          "}"),
+     NTW_ERR_CONFIG,
+     PATH ": projections[0].N: missing required field (rule "
+          "fixed_total_number)"},
+    {PROJ("{'source': 'E', 'target': 'I', 'rule': 'fixed_total_number', "
+          "'N': 160001, 'allow_multapses': false, " WD "}"),
+     NTW_ERR_CONFIG,
+     PATH ": projections[0].N: 160001 exceeds the 160000 possible (source, "
+          "target) pairs ('E' 800 x 'I' 200) and multapses are not allowed"},
+    {PROJ("{'source': 'I', 'target': 'I', 'rule': 'fixed_total_number', "
+          "'N': 39801, 'allow_multapses': false, 'allow_autapses': false, "
+          WD "}"),
+     NTW_ERR_CONFIG,
+     PATH ": projections[0].N: 39801 exceeds the 39800 possible (source, "
+          "target) pairs ('I' 199 without the target itself x 'I' 200) and "
+          "multapses are not allowed"},
+    {PROJ("{'source': 'E', 'target': 'I', 'rule': 'fixed_total_number', "
+          "'N': -5, " WD "}"),
+     NTW_ERR_CONFIG,
+     PATH ": projections[0].N: must be a non-negative integer (got -5)"},
+    {PROJ("{'source': 'E', 'target': 'I', 'rule': 'fixed_total_number', "
+          "'N': 2.5, " WD "}"),
+     NTW_ERR_CONFIG,
+     PATH ": projections[0].N: must be a non-negative integer (got 2.5)"},
+    {PROJ("{'source': 'E', 'target': 'I', 'rule': 'fixed_indegree', "
+          "'indegree': 10, 'N': 100, " WD "}"),
+     NTW_ERR_CONFIG,
+     PATH ": projections[0].N: only allowed with rule fixed_total_number "
+          "(rule is 'fixed_indegree')"},
+    {PROJ("{'source': 'E', 'target': 'I', 'rule': 'fixed_total_number', "
+          "'N': 10, 'indegree': 10, " WD "}"),
+     NTW_ERR_CONFIG,
+     PATH ": projections[0].indegree: only allowed with rule fixed_indegree "
+          "(rule is 'fixed_total_number')"},
     {PROJ("{'source': 'E', 'target': 'I', 'rule': 'fixed_indegree', "
           "'indegree': 900, 'allow_multapses': false, " WD "}"),
      NTW_ERR_CONFIG,
@@ -629,6 +686,7 @@ static void run_bad(void **state) {
 int main(void) {
   static const struct CMUnitTest fixed[] = {
       cmocka_unit_test(test_full),         cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_total_number),
       cmocka_unit_test(test_dist_bounds),  cmocka_unit_test(test_destroy_null),
       cmocka_unit_test(test_read_missing), cmocka_unit_test(test_read_dir),
       cmocka_unit_test(test_read_file),    cmocka_unit_test(test_override),

@@ -7,7 +7,9 @@
  *    exactly d later, for delays equal to, above and not multiples of the
  *    window, on every partition;
  *  - construction: the synapses built on P ranks are exactly those built on
- *    one rank (rank 0 rebuilds the whole network on MPI_COMM_SELF);
+ *    one rank (rank 0 rebuilds the whole network on MPI_COMM_SELF), for
+ *    every rule including fixed_total_number, whose total is exactly N and
+ *    whose in-degree vector does not depend on the rank count;
  *  - no delay shorter than the window is ever stored. */
 #include <math.h>
 #include <mpi.h>
@@ -204,7 +206,12 @@ static void test_build_matches_serial(void **state) {
       "   \"weight\": {\"distribution\": \"lognormal\", \"mu\": -2, \"sigma\": 0.5, \"max\": 1},"
       "   \"delay\": {\"distribution\": \"normal\", \"mean\": 1.5, \"std\": 0.5, \"min\": 0.5, \"max\": 4}},"
       "  {\"source\": \"I\", \"target\": \"I\", \"rule\": \"all_to_all\", \"weight\": -0.2,"
-      "   \"delay\": 1.0, \"allow_autapses\": false}]}";
+      "   \"delay\": 1.0, \"allow_autapses\": false},"
+      "  {\"source\": \"E\", \"target\": \"I\", \"rule\": \"fixed_total_number\", \"N\": 5000,"
+      "   \"weight\": {\"distribution\": \"normal\", \"mean\": 0.2, \"std\": 0.02, \"min\": 0},"
+      "   \"delay\": {\"distribution\": \"normal\", \"mean\": 1.5, \"std\": 0.75, \"min\": 0.5, \"max\": 9}},"
+      "  {\"source\": \"I\", \"target\": \"I\", \"rule\": \"fixed_total_number\", \"N\": 3000,"
+      "   \"weight\": -0.3, \"delay\": 0.75, \"allow_autapses\": false, \"allow_multapses\": false}]}";
   const char *strategies[] = {"round_robin", "block"};
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -214,9 +221,9 @@ static void test_build_matches_serial(void **state) {
     sim_build(&m, json, MPI_COMM_SELF, "round_robin");
     ntw_engine_foreach_synapse(m.eng, digest_syn, &serial);
     sim_free(&m);
-    /* 301*40 + 301*90 + ~0.1*301*77 + 77*76 */
-    assert_true(serial.n > 301 * 130 + 77 * 76 + 1500);
-    assert_true(serial.n < 301 * 130 + 77 * 76 + 3200);
+    /* 301*40 + 301*90 + ~0.1*301*77 + 77*76 + 5000 + 3000 */
+    assert_true(serial.n > 301 * 130 + 77 * 76 + 8000 + 1500);
+    assert_true(serial.n < 301 * 130 + 77 * 76 + 8000 + 3200);
     assert_int_equal(serial.dmin, 5);
   }
   MPI_Bcast(&serial, sizeof serial, MPI_BYTE, 0, MPI_COMM_WORLD);
@@ -282,11 +289,96 @@ static void test_fixed_indegree_properties(void **state) {
   sim_free(&m);
 }
 
+/* fixed_total_number: exactly N synapses; the global in-degree vector is
+ * the one a single rank builds (so identical on 1-4 ranks, both partitions);
+ * no autapse/multapse where they are off; in-degrees with the multinomial's
+ * mean and variance. E (301) -> E: N = 12345 without autapses; I (77) -> E:
+ * N = 7000 of the 23177 possible pairs without multapses. */
+typedef struct {
+  uint64_t indeg[2][301]; /* [from E, from I][target] */
+  unsigned char *seen;    /* 378 x 301 (source gid, target) */
+  int dup, self;
+} total_check;
+
+static void total_syn(uint64_t src, uint64_t tgt, float w, int d, void *ctx) {
+  (void)w, (void)d;
+  total_check *c = ctx;
+  assert_true(tgt < 301);
+  c->indeg[src >= 301][tgt]++;
+  if (src == tgt) c->self++;
+  unsigned char *p = &c->seen[src * 301 + tgt];
+  if (*p && src >= 301) c->dup++; /* multapses are allowed from E */
+  *p = 1;
+}
+
+static void test_fixed_total_number(void **state) {
+  (void)state;
+  const char *json =
+      "{\"simulation\": {\"dt\": 0.1, \"t_stop\": 1.0, \"seed\": 4242},"
+      " \"populations\": ["
+      "  {\"name\": \"E\", \"model\": \"iaf_psc_exp\", \"size\": 301},"
+      "  {\"name\": \"I\", \"model\": \"iaf_psc_exp\", \"size\": 77}],"
+      " \"projections\": ["
+      "  {\"source\": \"E\", \"target\": \"E\", \"rule\": \"fixed_total_number\", \"N\": 12345,"
+      "   \"weight\": 10, \"delay\": 1.5, \"allow_autapses\": false},"
+      "  {\"source\": \"I\", \"target\": \"E\", \"rule\": \"fixed_total_number\", \"N\": 7000,"
+      "   \"weight\": -40, \"delay\": 0.8, \"allow_multapses\": false}]}";
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  static total_check serial, loc, tot;
+  if (rank == 0) {
+    sim m;
+    memset(&serial, 0, sizeof serial);
+    serial.seen = calloc(378 * 301, 1);
+    sim_build(&m, json, MPI_COMM_SELF, "round_robin");
+    ntw_engine_foreach_synapse(m.eng, total_syn, &serial);
+    sim_free(&m);
+    free(serial.seen);
+    assert_int_equal(serial.self, 0);
+    assert_int_equal(serial.dup, 0);
+    uint64_t sum[2] = {0, 0};
+    double s2 = 0, mean = 12345.0 / 301;
+    for (int t = 0; t < 301; t++) {
+      sum[0] += serial.indeg[0][t], sum[1] += serial.indeg[1][t];
+      s2 += (serial.indeg[0][t] - mean) * (serial.indeg[0][t] - mean);
+      assert_true(serial.indeg[1][t] <= 77);
+    }
+    assert_int_equal(sum[0], 12345);
+    assert_int_equal(sum[1], 7000);
+    /* multinomial: var = N/n (1 - 1/n) = 40.9; the sample variance of 301
+     * values has a standard error of about var sqrt(2/300) = 3.3 */
+    double var = s2 / 300, expect = mean * (1 - 1.0 / 301);
+    assert_true(fabs(var - expect) < 5 * expect * sqrt(2.0 / 300));
+  }
+  MPI_Bcast(serial.indeg, sizeof serial.indeg, MPI_BYTE, 0, MPI_COMM_WORLD);
+  const char *strategies[] = {"round_robin", "block"};
+  for (int s = 0; s < 2; s++) {
+    sim m;
+    memset(&loc, 0, sizeof loc);
+    loc.seen = calloc(378 * 301, 1);
+    sim_build(&m, json, MPI_COMM_WORLD, strategies[s]);
+    ntw_engine_foreach_synapse(m.eng, total_syn, &loc);
+    free(loc.seen);
+    assert_int_equal(loc.self, 0);
+    assert_int_equal(loc.dup, 0);
+    MPI_Allreduce(loc.indeg, tot.indeg, 2 * 301, MPI_UINT64_T, MPI_SUM,
+                  MPI_COMM_WORLD);
+    assert_memory_equal(tot.indeg, serial.indeg, sizeof tot.indeg);
+    ntw_engine_stats st;
+    ntw_engine_get_stats(m.eng, &st);
+    uint64_t nsyn = st.syn_local, all;
+    MPI_Allreduce(&nsyn, &all, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    assert_int_equal(all, 12345 + 7000);
+    sim_free(&m);
+  }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_lif_exact),
     cmocka_unit_test(test_delivery_time),
     cmocka_unit_test(test_build_matches_serial),
     cmocka_unit_test(test_fixed_indegree_properties),
+    cmocka_unit_test(test_fixed_total_number),
 };
 
 NTW_TEST_MAIN(tests)

@@ -22,6 +22,7 @@ enum {
   NTW_STREAM_DELAY = 3u << 24,   /* delays (per projection) */
   NTW_STREAM_POISSON = 4u << 24, /* Poisson input (per stimulus) */
   NTW_STREAM_INIT = 5u << 24,    /* initial state/parameters (per pop*64+param) */
+  NTW_STREAM_NOISE = 6u << 24,   /* noise (OU) current (per stimulus) */
 };
 
 typedef struct {

@@ -391,6 +391,89 @@ static int write_neurons(ckio *k, ntw_engine *e, hid_t gn) {
   return 0;
 }
 
+/* One double per neuron of population `pop`, given for the local neurons
+ * lo..lo+n of that population: written indexed by node id. */
+static int write_popvec(ckio *k, ntw_engine *e, hid_t loc, const char *name,
+                        int pop, uint64_t lo, uint64_t n, const double *v) {
+  const ntw_pop_cfg *pc = &e->cfg->pops[pop];
+  const size_t rs = 16;
+  char *recs = malloc(n * rs + 1);
+  int *dest = malloc((n + 1) * sizeof *dest);
+  int err = agree(k->comm, recs && dest ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+  for (uint64_t i = 0; !err && i < n; i++) {
+    uint64_t g = e->gids[lo + i];
+    memcpy(recs + i * rs, &g, 8);
+    memcpy(recs + i * rs + 8, &v[i], 8);
+    dest[i] = block_owner(pc->size, k->P, g - pc->first_gid);
+  }
+  void *in = NULL;
+  size_t nin = 0;
+  if (!err) err = exchange(k->comm, recs, n, rs, dest, &in, &nin);
+  free(recs), free(dest);
+  if (!err) {
+    qsort(in, nin, rs, cmp_u64first);
+    uint64_t a, z;
+    block_range(pc->size, k->P, k->rank, &a, &z);
+    double *vals = malloc((nin + 1) * sizeof *vals);
+    err = agree(k->comm, vals ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+    for (size_t i = 0; !err && i < nin; i++) memcpy(&vals[i], (char *)in + i * rs + 8, 8);
+    if (!err) err = write_ds(k, loc, name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, pc->size, 1, a, z - a, vals);
+    free(vals);
+  }
+  free(in);
+  return err;
+}
+
+/* The inverse: the values of the local neurons lo..lo+n of `pop`. */
+static int to_owners(ckio *k, ntw_engine *e, const void *recs, size_t n, size_t sz,
+                     void **out, size_t *nout);
+static int read_popvec(ckio *k, ntw_engine *e, hid_t loc, const char *name,
+                       int pop, uint64_t lo, uint64_t n, double *v) {
+  const ntw_pop_cfg *pc = &e->cfg->pops[pop];
+  uint64_t rows, cols, a, z;
+  NTW_TRY(ds_dims(k, loc, name, &rows, &cols));
+  NTW_TRY(agree(k->comm, rows != pc->size ? NTW_ERR(NTW_ERR_FORMAT, "%s: %s: %" PRIu64 " values for population '%s' of %" PRIu64 " (config changed?)", k->path, name, rows, pc->name, pc->size) : 0));
+  block_range(pc->size, k->P, k->rank, &a, &z);
+  const size_t rs = 16, nr = z - a;
+  double *buf = malloc((nr + 1) * sizeof *buf);
+  char *recs = malloc(nr * rs + 1);
+  int err = agree(k->comm, buf && recs ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+  if (!err) err = read_ds(k, loc, name, H5T_NATIVE_DOUBLE, 8, 1, a, nr, buf);
+  for (size_t i = 0; !err && i < nr; i++) {
+    uint64_t g = pc->first_gid + a + i;
+    memcpy(recs + i * rs, &g, 8);
+    memcpy(recs + i * rs + 8, &buf[i], 8);
+  }
+  void *in = NULL;
+  size_t nin = 0;
+  if (!err) err = to_owners(k, e, recs, nr, rs, &in, &nin);
+  free(buf), free(recs);
+  if (!err) {
+    qsort(in, nin, rs, cmp_u64first);
+    err = agree(k->comm, nin != n ? NTW_ERR(NTW_ERR_INTERNAL, "%s: %s: redistribution mismatch", k->path, name) : 0);
+    for (size_t i = 0; !err && i < nin; i++) memcpy(&v[i], (char *)in + i * rs + 8, 8);
+  }
+  free(in);
+  return err;
+}
+
+/* Noise (OU) currents: the last value per target of each noise stimulus. */
+static int noise_io(ckio *k, ntw_engine *e, bool write) {
+  if (e->nnoise == 0) return 0;
+  hid_t g = group(k->file, "stimuli", write);
+  int err = agree(k->comm, g < 0 ? NTW_ERR(NTW_ERR_FORMAT, "%s: /stimuli missing (config changed?)", k->path) : 0);
+  for (size_t q = 0; !err && q < e->nnoise; q++) {
+    const noise_dev *nd = &e->noise[q];
+    char name[48];
+    snprintf(name, sizeof name, "noise_%d_I", nd->stim);
+    int pop = e->cfg->stims[nd->stim].target;
+    err = write ? write_popvec(k, e, g, name, pop, nd->lo, nd->n, nd->I)
+                : read_popvec(k, e, g, name, pop, nd->lo, nd->n, nd->I);
+  }
+  if (g >= 0) H5Gclose(g);
+  return err;
+}
+
 static int write_ring(ckio *k, ntw_engine *e) {
   const int W = ring_width(e);
   const int64_t R = e->ring_mask + 1;
@@ -608,6 +691,7 @@ int ntw_checkpoint_write(ntw_engine *e, const char *path) {
   if (fault && ++ncalls == atoi(fault) && k.rank == (k.P > 1 ? 1 : 0)) raise(SIGKILL);
   for (size_t s = 1; !err && s < e->nstores; s++) err = write_store(&k, e, &e->stores[s], gs);
   if (!err) err = write_post(&k, e, gp);
+  if (!err) err = noise_io(&k, e, true);
   if (gn >= 0) H5Gclose(gn);
   if (gs >= 0) H5Gclose(gs);
   if (gp >= 0) H5Gclose(gp);
@@ -986,6 +1070,7 @@ int ntw_checkpoint_restore(ntw_engine *e, const char *path) {
     if (gs >= 0) H5Gclose(gs);
   }
   if (!err) err = read_post(&k, e);
+  if (!err) err = noise_io(&k, e, false);
   H5Fclose(k.file);
   return agree(k.comm, err);
 }

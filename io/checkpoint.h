@@ -23,6 +23,8 @@
  *                                 per source neuron of the projection
  *   /post/<pop>/{gid (uint64), t (int64 step), K (float64), reads (uint32)}
  *                                 STDP post-spike histories, by (gid, age)
+ *   /stimuli/noise_<k>_I          float64 [target size]: the OU current of
+ *                                 noise stimulus k (config index), pA
  * Static synapses are not stored: the same config and seed rebuild them
  * exactly. Random numbers are counter-based (keyed by gid and step), so the
  * step is all a generator needs to continue.

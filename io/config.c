@@ -50,7 +50,8 @@ static const char *const dist_names[] = {"uniform", "normal", "lognormal"};
 static const char *const partition_names[] = {"round_robin", "block"};
 static const char *const bind_names[] = {"core", "numa", "none"};
 static const char *const comm_names[] = {"mpi"};
-static const char *const stim_names[] = {"poisson", "dc", "spike_times"};
+static const char *const stim_names[] = {"poisson", "dc", "spike_times",
+                                          "noise"};
 
 static const char *const top_keys[] = {"simulation", "populations",
                                        "projections", "stimuli", "record"};
@@ -62,8 +63,10 @@ static const char *const proj_keys[] = {
     "weight", "delay",  "allow_autapses", "allow_multapses", "synapse"};
 static const char *const stim_keys[] = {"type",  "target", "rate",
                                         "weight", "amplitude", "start",
-                                        "stop", "times", "node_ids"};
-static const char *const record_keys[] = {"spikes"};
+                                        "stop", "times", "node_ids",
+                                        "mean", "std", "tau"};
+static const char *const record_keys[] = {"spikes", "weights"};
+static const char *const wrec_keys[] = {"projection", "interval", "sample"};
 static const char *const dist_keys[] = {"distribution", "low", "high",
                                         "mean",         "std", "mu",
                                         "sigma",        "min", "max"};
@@ -756,10 +759,11 @@ static int parse_stim(const cfg_ctx *c, const ntw_config *cfg, json_t *js,
   static const char *const poisson_fields[] = {"rate", "weight"};
   static const char *const dc_fields[] = {"amplitude"};
   static const char *const times_fields[] = {"times", "node_ids"};
+  static const char *const noise_fields[] = {"mean", "std", "tau"};
   static const char *const *const owned[] = {poisson_fields, dc_fields,
-                                             times_fields};
-  static const size_t nowned[] = {2, 1, 2};
-  for (int t = 0; t < 3; t++)
+                                             times_fields, noise_fields};
+  static const size_t nowned[] = {2, 1, 2, 3};
+  for (int t = 0; t < 4; t++)
     if (t != k)
       for (size_t i = 0; i < nowned[t]; i++)
         if (json_object_get(js, owned[t][i]) != NULL)
@@ -777,6 +781,16 @@ static int parse_stim(const cfg_ctx *c, const ntw_config *cfg, json_t *js,
     NTW_TRY(req_num(c, js, where, "weight", &st->weight));
   } else if (st->kind == NTW_STIM_DC) {
     NTW_TRY(req_num(c, js, where, "amplitude", &st->amplitude));
+  } else if (st->kind == NTW_STIM_NOISE) {
+    NTW_TRY(opt_num(c, js, where, "mean", 0.0, &st->mean));
+    NTW_TRY(req_num(c, js, where, "std", &st->std));
+    if (!(st->std >= 0.0))
+      return CFG_FAIL(c, fld(where, "std").s, "must be >= 0 pA (got %s)",
+                      jshow(json_object_get(js, "std")).s);
+    NTW_TRY(req_num(c, js, where, "tau", &st->tau));
+    if (!(st->tau > 0.0))
+      return CFG_FAIL(c, fld(where, "tau").s, "must be > 0 ms (got %s)",
+                      jshow(json_object_get(js, "tau")).s);
   } else {
     NTW_TRY(parse_spike_times(c, cfg, js, where, st));
   }
@@ -812,6 +826,53 @@ static int parse_stims(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
   return 0;
 }
 
+/* "weights": [{"projection": K, "interval": MS, "sample": N}, ...] */
+static int parse_record_weights(const cfg_ctx *c, ntw_config *cfg,
+                                json_t *rec) {
+  json_t *arr = json_object_get(rec, "weights");
+  if (arr == NULL) return 0;
+  if (!json_is_array(arr))
+    return CFG_FAIL(c, "record.weights",
+                    "must be an array of {\"projection\": index, "
+                    "\"interval\": ms} (got %s)",
+                    jshow(arr).s);
+  size_t n = json_array_size(arr);
+  if (n == 0) return 0;
+  cfg->wrecs = calloc(n, sizeof *cfg->wrecs);
+  NTW_ALLOC_CHECK(cfg->wrecs);
+  for (size_t i = 0; i < n; i++) {
+    cfg_path where = fld_idx("record.weights", i);
+    json_t *jw = json_array_get(arr, i), *v;
+    ntw_wrec_cfg *wr = &cfg->wrecs[cfg->nwrecs];
+    NTW_TRY(need_object(c, jw, where.s));
+    NTW_TRY(check_keys(c, jw, where.s, wrec_keys, NTW_ARRAY_LEN(wrec_keys)));
+    cfg_path fp = fld(where.s, "projection");
+    uint64_t k;
+    NTW_TRY(need(c, jw, where.s, "projection", &v));
+    NTW_TRY(count_value(c, v, fp.s, 0, &k));
+    if (k >= cfg->nprojs)
+      return CFG_FAIL(c, fp.s,
+                      "no projection %" PRIu64 ": the config has %zu "
+                      "(got %s)",
+                      k, cfg->nprojs, jshow(v).s);
+    for (size_t j = 0; j < cfg->nwrecs; j++)
+      if (cfg->wrecs[j].proj == (int)k)
+        return CFG_FAIL(c, fp.s, "projection %" PRIu64 " is listed twice "
+                        "(also in record.weights[%zu]) (got %s)", k, j,
+                        jshow(v).s);
+    wr->proj = (int)k;
+    NTW_TRY(req_num(c, jw, where.s, "interval", &wr->interval));
+    if (!(wr->interval > 0.0))
+      return CFG_FAIL(c, fld(where.s, "interval").s, "must be > 0 ms (got %s)",
+                      jshow(json_object_get(jw, "interval")).s);
+    wr->sample = UINT64_MAX;
+    if ((v = json_object_get(jw, "sample")) != NULL)
+      NTW_TRY(count_value(c, v, fld(where.s, "sample").s, 1, &wr->sample));
+    cfg->nwrecs++;
+  }
+  return 0;
+}
+
 static int parse_record(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
   json_t *rec = json_object_get(root, "record");
   if (rec == NULL) return 0;
@@ -819,7 +880,7 @@ static int parse_record(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
   NTW_TRY(check_keys(c, rec, "record", record_keys,
                      NTW_ARRAY_LEN(record_keys)));
   json_t *arr = json_object_get(rec, "spikes");
-  if (arr == NULL) return 0;
+  if (arr == NULL) return parse_record_weights(c, cfg, rec);
   if (!json_is_array(arr))
     return CFG_FAIL(c, "record.spikes",
                     "must be an array of population names (got %s)",
@@ -833,7 +894,7 @@ static int parse_record(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
                       cfg->pops[p].name, cfg->pops[p].name);
     cfg->pops[p].record_spikes = true;
   }
-  return 0;
+  return parse_record_weights(c, cfg, rec);
 }
 
 static int parse_root(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
@@ -952,6 +1013,7 @@ void ntw_config_destroy(ntw_config **cfg) {
   free(c->pops);
   free(c->projs);
   free(c->stims);
+  free(c->wrecs);
   free(c->text);
   free(c->path);
   free(c);

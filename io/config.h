@@ -31,7 +31,9 @@
  *                  "start": 0, "stop": 1e300 },
  *                { "type": "spike_times", "target": "P",
  *                  "times": [[1.0, 5.5], [], [2.0]],   one list per neuron
- *                  "node_ids": [0, 1, 7] } ],          optional, default 0..
+ *                  "node_ids": [0, 1, 7] },            optional, default 0..
+ *                { "type": "noise", "target": "E", "mean": 0.0,
+ *                  "std": 50.0, "tau": 5.0, "start": 0, "stop": 1e300 } ],
  * fixed_total_number (NEST's rule): exactly N synapses in the projection,
  * each (source, target) pair drawn uniformly among the possible ones
  * (sources other than the target itself when allow_autapses is false; with
@@ -45,8 +47,30 @@
  * fixed_indegree with that in-degree. Identical on any partition.
  * A spike_times stimulus forces the listed neurons to spike at the given
  * times (ms, rounded to the grid, ascending per neuron).
- *   "record": { "spikes": ["E", "I"] }
+ * A noise stimulus adds to each target neuron's external current an
+ * independent Ornstein-Uhlenbeck current I with stationary mean `mean` (pA,
+ * optional, default 0), stationary standard deviation `std` (pA, >= 0) and
+ * correlation time `tau` (ms, > 0): in each active step s (start <= t < stop,
+ * both rounded to the grid) the neuron sees I_s, with I at the first active
+ * step drawn from the stationary distribution N(mean, std^2) and then the
+ * exact update I_{s+1} = mean + (I_s - mean) e^{-dt/tau}
+ *                        + std sqrt(1 - e^{-2 dt/tau}) N(0,1).
+ * The normal numbers are keyed by (seed, stimulus index, gid, step), so the
+ * current is the same on any number of ranks. The neuron's external current
+ * is the sum of its DC stimuli and its noise stimuli (in config order).
+ *   "record": { "spikes": ["E", "I"],
+ *               "weights": [ { "projection": 0, "interval": 10.0,
+ *                              "sample": 1000 } ] }
  * }
+ * record.weights: the weights of projection `projection` (an index into
+ * "projections", each listed at most once) are written to DIR/weights.h5
+ * (layout in io/README.md) at t = 0 and then every `interval` ms (> 0). The
+ * engine exchanges spikes once per window, so recording happens at window
+ * ends: the k-th record is taken at the end of the first window ending at or
+ * after step k * max(1, round(interval / dt)), and its time is that window
+ * end (a window end that covers several targets records once). `sample`
+ * (optional, >= 1) keeps only the first N synapses in (target gid, source
+ * gid, stored order) order; default all.
  * VALUE is a number, or a distribution object:
  *   {"distribution": "uniform", "low": a, "high": b}
  *   {"distribution": "normal", "mean": m, "std": s, "min": lo, "max": hi}
@@ -120,7 +144,12 @@ typedef struct {
   ntw_param *syn_params; /* constants only; validated by the engine */
 } ntw_proj_cfg;
 
-typedef enum { NTW_STIM_POISSON = 0, NTW_STIM_DC, NTW_STIM_SPIKE_TIMES } ntw_stim_kind;
+typedef enum {
+  NTW_STIM_POISSON = 0,
+  NTW_STIM_DC,
+  NTW_STIM_SPIKE_TIMES,
+  NTW_STIM_NOISE /* Ornstein-Uhlenbeck current */
+} ntw_stim_kind;
 
 typedef struct {
   ntw_stim_kind kind;
@@ -128,11 +157,20 @@ typedef struct {
   double rate;      /* Hz, poisson */
   double weight;    /* poisson: weight of each input event */
   double amplitude; /* pA, dc */
+  double mean, std; /* pA, noise: stationary mean and standard deviation */
+  double tau;       /* ms, noise: correlation time, > 0 */
   double start, stop; /* ms; active for start <= t < stop */
   size_t nspikes;      /* spike_times: (node, time) pairs, time in ms */
   uint64_t *spike_node;
   double *spike_time;
 } ntw_stim_cfg;
+
+/* One entry of "record": {"weights": [...]}. */
+typedef struct {
+  int proj;        /* index into projections */
+  double interval; /* ms, > 0 */
+  uint64_t sample; /* record the first `sample` synapses; UINT64_MAX = all */
+} ntw_wrec_cfg;
 
 typedef struct {
   double dt;     /* ms, > 0 */
@@ -153,6 +191,8 @@ typedef struct ntw_config {
   ntw_proj_cfg *projs;
   size_t nstims;
   ntw_stim_cfg *stims;
+  size_t nwrecs; /* weight recordings, at most one per projection */
+  ntw_wrec_cfg *wrecs;
   uint64_t n_neurons; /* sum of population sizes */
 } ntw_config;
 

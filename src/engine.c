@@ -266,6 +266,10 @@ static int build_store(ntw_engine *e, syn_store *st) {
       const bool dconst = pr->delay.kind == NTW_DIST_CONST;
       const int dc = delay_steps(pr->delay.a, e->dt);
       const bool two_ports = tb->ops->nports == 2;
+      /* The cursors before and after projection k are its segment of every
+       * source's row (recorded static projections only). */
+      uint64_t *seg = pass == 1 && st->seg ? st->seg[k] : NULL;
+      if (seg) memcpy(seg, cnt, N * sizeof *seg);
       for (uint64_t i = tb->lo; i < tb->lo + tb->n; i++) {
         const uint64_t tg = e->gids[i];
         size_t ns = draw_sources(&d, cfg->sim.seed, tg);
@@ -297,6 +301,7 @@ static int build_store(ntw_engine *e, syn_store *st) {
           if (ds_ < e->dmin_built) e->dmin_built = ds_;
         }
       }
+      if (seg) memcpy(seg + N, cnt, N * sizeof *seg);
       drawer_fini(&d);
     }
     if (pass == 0) {
@@ -327,6 +332,19 @@ static int build_synapses(ntw_engine *e) {
   e->stores = calloc(cfg->nprojs + 1, sizeof *e->stores);
   NTW_ALLOC_CHECK(e->stores);
   NTW_TRY(ntw_syn_setup(e, &e->stores[e->nstores++], -1));
+  /* Index the static projections whose weights are recorded, so that
+   * ntw_engine_foreach_projection_synapse can walk just them. */
+  for (size_t r = 0; r < cfg->nwrecs; r++) {
+    const int k = cfg->wrecs[r].proj;
+    if (strcmp(cfg->projs[k].syn_model, "static") != 0) continue;
+    syn_store *st0 = &e->stores[0];
+    if (!st0->seg) {
+      st0->seg = calloc(cfg->nprojs, sizeof *st0->seg);
+      NTW_ALLOC_CHECK(st0->seg);
+    }
+    st0->seg[k] = malloc((2 * st0->src_n + 1) * sizeof **st0->seg);
+    NTW_ALLOC_CHECK(st0->seg[k]);
+  }
   for (size_t k = 0; k < cfg->nprojs; k++)
     if (strcmp(cfg->projs[k].syn_model, "static") != 0)
       NTW_TRY(ntw_syn_setup(e, &e->stores[e->nstores++], (int)k));
@@ -465,11 +483,17 @@ static int cmp_forced(const void *a, const void *b) {
 
 static int build_stimuli(ntw_engine *e) {
   const ntw_config *cfg = e->cfg;
-  e->i_ext = calloc(e->n_local ? e->n_local : 1, sizeof *e->i_ext);
+  const size_t nl1 = e->n_local ? e->n_local : 1;
+  bool any_noise = false;
+  for (size_t k = 0; k < cfg->nstims; k++)
+    any_noise |= cfg->stims[k].kind == NTW_STIM_NOISE;
+  e->i_ext = calloc(nl1, sizeof *e->i_ext);
+  e->i_dc = any_noise ? calloc(nl1, sizeof *e->i_dc) : e->i_ext;
   e->poisson = calloc(cfg->nstims + 1, sizeof *e->poisson);
+  e->noise = calloc(cfg->nstims + 1, sizeof *e->noise);
   e->dc = calloc(2 * cfg->nstims + 1, sizeof *e->dc);
-  NTW_CHECK(e->i_ext && e->poisson && e->dc, NTW_ERR_NOMEM,
-            "out of memory for stimuli");
+  NTW_CHECK(e->i_ext && e->i_dc && e->poisson && e->noise && e->dc,
+            NTW_ERR_NOMEM, "out of memory for stimuli");
   for (size_t k = 0; k < cfg->nstims; k++) {
     const ntw_stim_cfg *s = &cfg->stims[k];
     const pop_block *b = &e->blocks[s->target];
@@ -486,6 +510,19 @@ static int build_stimuli(ntw_engine *e) {
       p->weight = s->weight;
       p->port = (b->ops->nports == 2 && s->weight < 0) ? 1 : 0;
       NTW_TRY(poisson_table(s->rate * e->dt * 1e-3, p));
+    } else if (s->kind == NTW_STIM_NOISE) {
+      noise_dev *q = &e->noise[e->nnoise++];
+      q->stim = (int)k;
+      q->lo = b->lo;
+      q->n = b->n;
+      q->start = start;
+      q->stop = stop;
+      q->mean = s->mean;
+      q->std = s->std;
+      q->decay = exp(-e->dt / s->tau);
+      q->kick = s->std * sqrt(-expm1(-2.0 * e->dt / s->tau));
+      q->I = calloc(b->n + 1, sizeof *q->I);
+      NTW_ALLOC_CHECK(q->I);
     } else if (s->kind == NTW_STIM_SPIKE_TIMES) {
       forced_spike *nf = realloc(e->forced, (e->nforced + s->nspikes + 1) * sizeof *nf);
       NTW_ALLOC_CHECK(nf);
@@ -578,8 +615,11 @@ void ntw_engine_destroy(ntw_engine **pe) {
     if (e->blocks[b].state) e->blocks[b].ops->destroy(e->blocks[b].state);
   free(e->blocks);
   for (size_t k = 0; k < e->npoisson; k++) free(e->poisson[k].cdf);
+  for (size_t k = 0; k < e->nnoise; k++) free(e->noise[k].I);
+  free(e->noise);
+  if (e->i_dc != e->i_ext) free(e->i_dc);
   free(e->poisson), free(e->dc), free(e->i_ext);
-  for (size_t k = 0; k < e->nstores; k++) ntw_syn_free(&e->stores[k]);
+  for (size_t k = 0; k < e->nstores; k++) ntw_syn_free(&e->stores[k], e->cfg->nprojs);
   free(e->stores), free(e->forced);
   free(e->gids);
   free(e->trow), free(e->tranks), free(e->ring);
@@ -628,6 +668,35 @@ static void add_poisson(ntw_engine *e, int64_t s0, int64_t s1) {
         }
       }
       s = g_end;
+    }
+  }
+}
+
+/* i_ext of the noise targets for step s: the DC sum plus every active
+ * noise current, added in config order (the same on any partition). A
+ * device's range is also refreshed in its stop step, which removes its
+ * last value. The normal of (gid, s) serves the stationary start draw or
+ * the step's update: each is used once. */
+static void update_noise(ntw_engine *e, int64_t s) {
+  const uint64_t seed = e->cfg->sim.seed;
+  for (size_t k = 0; k < e->nnoise; k++) {
+    const noise_dev *q = &e->noise[k];
+    if (s >= q->start && s <= q->stop)
+      memcpy(e->i_ext + q->lo, e->i_dc + q->lo, q->n * sizeof *e->i_ext);
+  }
+  for (size_t k = 0; k < e->nnoise; k++) {
+    noise_dev *q = &e->noise[k];
+    if (s < q->start || s >= q->stop) continue;
+    const uint32_t stream = NTW_STREAM_NOISE | (uint32_t)q->stim;
+    const bool first = s == q->start;
+    const double mean = q->mean, std = q->std, a = q->decay, kick = q->kick;
+    for (uint64_t j = 0; j < q->n; j++) {
+      const uint64_t i = q->lo + j;
+      const double xi = ntw_normal(ntw_rng(seed, stream, e->gids[i], (uint32_t)s));
+      const double I = first ? mean + std * xi
+                             : mean + (q->I[j] - mean) * a + kick * xi;
+      q->I[j] = I;
+      e->i_ext[i] += I;
     }
   }
 }
@@ -752,8 +821,11 @@ int ntw_engine_run(ntw_engine *e, int64_t until) {
     for (int64_t s = t0; s < t1; s++) {
       while (e->next_dc < e->ndc && e->dc[e->next_dc].step <= s) {
         const dc_event *ev = &e->dc[e->next_dc++];
-        for (uint64_t i = ev->lo; i < ev->lo + ev->n; i++) e->i_ext[i] += ev->delta;
+        for (uint64_t i = ev->lo; i < ev->lo + ev->n; i++) e->i_dc[i] += ev->delta;
+        if (e->i_dc != e->i_ext) /* noise targets are redone just below */
+          memcpy(e->i_ext + ev->lo, e->i_dc + ev->lo, ev->n * sizeof *e->i_ext);
       }
+      if (e->nnoise) update_noise(e, s);
       double *slot = e->ring + (size_t)(s & e->ring_mask) * nl;
       const size_t step_first = e->win_n;
       for (size_t b = 0; b < e->nblocks; b++) {
@@ -820,6 +892,40 @@ double ntw_engine_get_v(const ntw_engine *e, uint64_t gid) {
     if (li >= e->blocks[b].lo && li < e->blocks[b].lo + e->blocks[b].n)
       return e->blocks[b].ops->get_v(e->blocks[b].state, li - e->blocks[b].lo);
   return NAN;
+}
+
+double ntw_engine_get_i_ext(const ntw_engine *e, uint64_t gid) {
+  if (gid >= e->n_global || ntw_part_owner(e->part, gid) != e->rank) return NAN;
+  return e->i_ext[ntw_part_local_lower(e->part, e->rank, gid)];
+}
+
+int ntw_engine_foreach_projection_synapse(const ntw_engine *e, int proj,
+                                          ntw_synapse_fn fn, void *ctx) {
+  const ntw_config *cfg = e->cfg;
+  NTW_CHECK(proj >= 0 && (size_t)proj < cfg->nprojs, NTW_ERR_ARG,
+            "no projection %d (the config has %zu)", proj, cfg->nprojs);
+  const syn_store *st = NULL;
+  const uint64_t *lo = NULL, *hi = NULL;
+  if (strcmp(cfg->projs[proj].syn_model, "static") == 0) {
+    st = &e->stores[0];
+    NTW_CHECK(st->seg && st->seg[proj], NTW_ERR_NOTSUP,
+              "projection %d is static and its weights are not recorded in "
+              "the config: its synapses are not indexed",
+              proj);
+    lo = st->seg[proj];
+    hi = lo + st->src_n;
+  } else {
+    for (size_t k = 1; k < e->nstores && !st; k++)
+      if (e->stores[k].proj == proj) st = &e->stores[k];
+    NTW_CHECK(st, NTW_ERR_INTERNAL, "no synapse store for projection %d", proj);
+  }
+  for (uint64_t i = 0; i < st->src_n; i++) {
+    const uint64_t j0 = lo ? lo[i] : st->row[i], j1 = hi ? hi[i] : st->row[i + 1];
+    for (uint64_t j = j0; j < j1; j++)
+      fn(st->src_first + i, e->gids[st->tgt[j]], st->w[j],
+         st->d[j] & NTW_DELAY_MASK, ctx);
+  }
+  return 0;
 }
 
 void ntw_engine_foreach_synapse(const ntw_engine *e, ntw_synapse_fn fn,

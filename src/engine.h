@@ -85,12 +85,24 @@ const uint64_t *ntw_engine_pop_spikes(const ntw_engine *e);
 /* Membrane potential (mV) of a local neuron by gid; NAN if not local. */
 double ntw_engine_get_v(const ntw_engine *e, uint64_t gid);
 
+/* External current (pA) of a local neuron by gid: the sum of its DC and
+ * noise stimuli in the last executed step (before the first step: the DC
+ * part only); NAN if not local. Not collective. */
+double ntw_engine_get_i_ext(const ntw_engine *e, uint64_t gid);
+
 /* Calls fn for every synapse stored on this rank: source and target gid,
  * weight, delay in steps. Order: by source gid, then as stored. */
 typedef void (*ntw_synapse_fn)(uint64_t src, uint64_t tgt, float w, int delay,
                                void *ctx);
 void ntw_engine_foreach_synapse(const ntw_engine *e, ntw_synapse_fn fn,
                                 void *ctx);
+
+/* Like ntw_engine_foreach_synapse, for the synapses of projection `proj`
+ * (config index) only, in the same order. A static projection must be
+ * listed in the config's record.weights (only those are indexed: static
+ * projections share one store); otherwise NTW_ERR_NOTSUP. Not collective. */
+int ntw_engine_foreach_projection_synapse(const ntw_engine *e, int proj,
+                                          ntw_synapse_fn fn, void *ctx);
 
 void ntw_engine_get_stats(const ntw_engine *e, ntw_engine_stats *st);
 const ntw_config *ntw_engine_config(const ntw_engine *e);

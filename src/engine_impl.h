@@ -41,6 +41,17 @@ typedef struct {
   double delta; /* pA added to i_ext */
 } dc_event;
 
+/* An Ornstein-Uhlenbeck current on the local targets of one stimulus,
+ * active in steps [start, stop). */
+typedef struct {
+  int stim;
+  uint64_t lo, n;
+  int64_t start, stop;
+  double mean, std;
+  double decay, kick; /* e^{-dt/tau}, std sqrt(1 - e^{-2 dt/tau}) */
+  double *I;          /* pA per target: the current of the last active step */
+} noise_dev;
+
 typedef struct {
   ntw_hook_fn fn;
   void *ctx;
@@ -75,6 +86,11 @@ typedef struct {
   double tau_plus, lambda, alpha, mu_plus, mu_minus, Wmax;
   double U, tau_rec, tau_fac;
   int post_block; /* block of the targets (STDP) */
+  /* Store 0 only: for each static projection k whose weights are recorded,
+   * seg[k] holds 2 * src_n offsets: source i's synapses of projection k are
+   * [seg[k][i], seg[k][src_n + i]) (a store's rows are filled projection by
+   * projection, so they are contiguous). NULL for other projections. */
+  uint64_t **seg;
   /* per-source state, indexed by gid - src_first */
   double *kplus;
   int64_t *t_last; /* stamp of the source's last spike */
@@ -131,7 +147,14 @@ struct ntw_engine {
   int64_t ring_mask;
   int D, dmax, dmin_built;
 
-  double *i_ext; /* pA per local neuron */
+  /* External current seen by the models, pA per local neuron: the DC sum
+   * i_dc plus the active noise currents. Without noise stimuli i_dc is
+   * i_ext itself; with them, i_ext is refreshed each step on the noise
+   * targets only (and on a DC event's range). */
+  double *i_ext;
+  double *i_dc;
+  noise_dev *noise;
+  size_t nnoise;
   dc_event *dc;
   size_t ndc, next_dc;
   poisson_dev *poisson;
@@ -164,7 +187,7 @@ struct ntw_engine {
 /* synapses.c */
 int ntw_syn_setup(ntw_engine *e, syn_store *st, int proj);
 int ntw_syn_post_setup(ntw_engine *e);
-void ntw_syn_free(syn_store *st);
+void ntw_syn_free(syn_store *st, size_t nprojs);
 void ntw_syn_post_free(ntw_engine *e);
 /* Record a post-synaptic spike (stamp) of local neuron li in block b. */
 int ntw_syn_post_spike(ntw_engine *e, size_t b, uint64_t li, int64_t stamp);

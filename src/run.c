@@ -24,6 +24,7 @@
 #include "io/spikes.h"
 #include "partition/partition.h"
 #include "partition/place.h"
+#include "weight_recorder.h"
 
 #define NTW_MAX_CKPT_AT 64
 
@@ -526,10 +527,10 @@ static int report(const report_in *in) {
       fprintf(stderr,
               "\n  events    %s/s delivered; comm %.3f s (%.1f%% of wall)\n"
               "  memory    %.2f bytes/synapse (+ %.0f MB runtime overhead per rank)\n"
-              "  output    %s/spikes.h5, %s/report.json\n",
+              "  output    %s/spikes.h5,%s report.json\n",
               d, tmax[0], wall > 0 ? 100 * tmax[0] / wall : 0,
               sum[0] ? (double)sum[3] / (double)sum[0] : 0, sum[4] / 1e6 / P,
-              in->args->out, in->args->out);
+              in->args->out, cfg->nwrecs ? " weights.h5," : "");
     }
   }
   free(pops), free(comm_all), free(peak_all), free(bind_all);
@@ -555,6 +556,7 @@ int ntw_cli_run(int argc, char **argv) {
   ntw_engine *eng = NULL;
   recorder rec = {0};
   ntw_ckpt_info ck = {0};
+  ntw_weight_recorder *wrec = NULL;
   char binding[128] = "none";
   bool out_created = false;
   int rc = 1;
@@ -607,6 +609,16 @@ int ntw_cli_run(int argc, char **argv) {
   restore_s = a.restore ? MPI_Wtime() - restore_s : 0.0;
   NTW_GOTO(err, ntw_engine_add_hook(eng, NTW_HOOK_AFTER_WINDOW, recorder_hook, &rec),
            done);
+  /* Weight recorder: the synapse lists and the t = 0 record now, then an
+   * AFTER_WINDOW hook. */
+  if (cfg->nwrecs > 0) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/weights.h5", a.out);
+    if (agree(ntw_weight_recorder_open(eng, path, &wrec))) goto done;
+    NTW_GOTO(err, ntw_engine_add_hook(eng, NTW_HOOK_AFTER_WINDOW,
+                                      ntw_weight_recorder_hook, wrec),
+             done);
+  }
   int64_t until = ntw_engine_steps(eng, cfg->sim.t_stop);
   ntw_engine_stats st0;
   ntw_engine_get_stats(eng, &st0);
@@ -644,6 +656,7 @@ int ntw_cli_run(int argc, char **argv) {
   if (!err) err = recorder_flush(&rec, reached + 1);
   if (err) die(err); /* other ranks may be inside a collective */
   if (agree(ntw_spikes_close(&rec.w, true))) goto done;
+  if (agree(ntw_weight_recorder_close(&wrec, true))) goto done;
   if (rank == 0 && cc.signal)
     fprintf(stderr, "ntwin: stopped by signal %d at t = %g ms after a checkpoint\n",
             cc.signal, reached * cfg->sim.dt);
@@ -653,6 +666,7 @@ int ntw_cli_run(int argc, char **argv) {
   rc = 0;
 done:
   if (rec.w) ntw_spikes_close(&rec.w, false);
+  if (wrec) ntw_weight_recorder_close(&wrec, false);
   free(rec.buf);
   free(rec.rec_index);
   ntw_engine_destroy(&eng);

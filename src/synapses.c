@@ -178,7 +178,9 @@ int ntw_syn_setup(ntw_engine *e, syn_store *st, int proj) {
   return 0;
 }
 
-void ntw_syn_free(syn_store *st) {
+void ntw_syn_free(syn_store *st, size_t nprojs) {
+  for (size_t k = 0; st->seg && k < nprojs; k++) free(st->seg[k]);
+  free(st->seg);
   free(st->row), free(st->tgt), free(st->w), free(st->d);
   free(st->kplus), free(st->t_last), free(st->u), free(st->x);
   memset(st, 0, sizeof *st);

@@ -14,7 +14,7 @@
 #     2 usage); usage errors also print "(see 'ntwin help')";
 #   - exactly one stderr line starting with "ntwin: error:", containing the
 #     expected file name and field text;
-#   - no spikes.h5, spikes.h5.tmp or report.json in the --out directory.
+#   - no spikes.h5, weights.h5 (or their .tmp) or report.json in the --out directory.
 # Then a good run's output must survive later failing runs into the same dir.
 set -u
 ntwin=$1 mpirun=$2 work=$3
@@ -67,6 +67,9 @@ write("short_delay.json", lambda c: c["projections"][0].update(delay=0.05))
 write("tau_mm.json", lambda c: c["populations"][0]["params"].update(tau_mm=20.0))
 write("v_reset.json", lambda c: c["populations"][1]["params"].update(V_reset=20.0))
 write("bad_record.json", lambda c: c["record"].update(spikes=["E", "X"]))
+write("bad_wrec_proj.json", lambda c: c["record"].update(weights=[{"projection": 4, "interval": 1}]))
+write("bad_wrec_interval.json", lambda c: c["record"].update(weights=[{"projection": 0, "interval": 0}]))
+write("bad_noise_tau.json", lambda c: c["stimuli"].append({"type": "noise", "target": "E", "std": 5, "tau": -1}))
 EOF
 # JSON syntax error: missing ',' at line 6, column 40 (the '"model"' token).
 cat >syntax.json <<'EOF'
@@ -158,7 +161,7 @@ expect() {
     why="$why
   usage error without the \"(see 'ntwin help')\" line"
   fi
-  for f in spikes.h5 spikes.h5.tmp report.json report.json.tmp; do
+  for f in spikes.h5 spikes.h5.tmp weights.h5 weights.h5.tmp report.json report.json.tmp; do
     [ -e "$outdir/$f" ] && why="$why
   left $outdir/$f behind"
   done
@@ -198,6 +201,12 @@ expect v_reset_ge_v_th 1 out_v_reset v_reset.json "populations[1].params.V_reset
   run v_reset.json --out out_v_reset
 expect unknown_record_pop 1 out_bad_record bad_record.json "record.spikes" "'X'" -- \
   run bad_record.json --out out_bad_record
+expect unknown_wrec_projection 1 out_bad_wrec_proj bad_wrec_proj.json "record.weights[0].projection" -- \
+  run bad_wrec_proj.json --out out_bad_wrec_proj
+expect wrec_interval_zero 1 out_bad_wrec_interval bad_wrec_interval.json "record.weights[0].interval" -- \
+  run bad_wrec_interval.json --out out_bad_wrec_interval
+expect noise_tau_negative 1 out_bad_noise_tau bad_noise_tau.json "stimuli[2].tau" -- \
+  run bad_noise_tau.json --out out_bad_noise_tau
 expect negative_t_stop 1 out_t_stop --t-stop -- \
   run good.json --out out_t_stop --t-stop -5
 expect bogus_partition 1 out_partition --partition bogus -- \

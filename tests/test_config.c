@@ -52,6 +52,10 @@ static ntw_config *parse_ok(const char *json) {
 #define PROJ(body) "{" BASE ", 'projections': [" body "]}"
 #define STIM(body) "{" BASE ", 'stimuli': [" body "]}"
 #define WD "'weight': 0.1, 'delay': 1.5"
+#define WREC(body)                                                       \
+  "{" BASE ", 'projections': [{'source': 'E', 'target': 'I', 'rule': "    \
+  "'all_to_all', " WD "}], 'record': {'spikes': ['E'], 'weights': [" body \
+  "]}}"
 #define DPROJ(delay)                                                   \
   PROJ("{'source': 'E', 'target': 'I', 'rule': 'all_to_all', 'weight': 1, " \
        "'delay': " delay "}")
@@ -183,6 +187,34 @@ static void test_full(void **state) {
 
   ntw_config_destroy(&cfg);
   assert_null(cfg);
+}
+
+/* The noise stimulus and weight recording parse to the right values. */
+static void test_noise_and_weights(void **state) {
+  (void)state;
+  ntw_config *cfg = parse_ok(
+      "{" BASE ", 'projections': [{'source': 'E', 'target': 'I', 'rule': "
+      "'all_to_all', " WD "}, {'source': 'I', 'target': 'E', 'rule': "
+      "'all_to_all', " WD "}],"
+      " 'stimuli': [{'type': 'noise', 'target': 'I', 'mean': 12.5, 'std': 30,"
+      " 'tau': 4, 'start': 10}, {'type': 'noise', 'target': 'E', 'std': 0,"
+      " 'tau': 0.5}],"
+      " 'record': {'weights': [{'projection': 1, 'interval': 2.5, 'sample': 7},"
+      " {'projection': 0, 'interval': 1e3}]}}");
+  assert_int_equal(cfg->nstims, 2);
+  assert_int_equal(cfg->stims[0].kind, NTW_STIM_NOISE);
+  assert_int_equal(cfg->stims[0].target, 1);
+  assert_true(cfg->stims[0].mean == 12.5 && cfg->stims[0].std == 30.0 &&
+              cfg->stims[0].tau == 4.0);
+  assert_true(cfg->stims[0].start == 10.0 && isinf(cfg->stims[0].stop));
+  assert_true(cfg->stims[1].mean == 0.0 && cfg->stims[1].std == 0.0);
+  assert_int_equal(cfg->nwrecs, 2);
+  assert_int_equal(cfg->wrecs[0].proj, 1);
+  assert_true(cfg->wrecs[0].interval == 2.5);
+  assert_true(cfg->wrecs[0].sample == 7);
+  assert_int_equal(cfg->wrecs[1].proj, 0);
+  assert_true(cfg->wrecs[1].sample == UINT64_MAX);
+  ntw_config_destroy(&cfg);
 }
 
 static void test_defaults(void **state) {
@@ -634,7 +666,7 @@ static const bad_case bad_cases[] = {
     /* stimuli */
     {"{" BASE ", 'stimuli': 3}", NTW_ERR_CONFIG, "stimuli: must be an array"},
     {STIM("{'type': 'spike', 'target': 'E'}"), NTW_ERR_CONFIG,
-     "stimuli[0].type: unknown stimulus type 'spike' (known: poisson, dc, spike_times)"},
+     "stimuli[0].type: unknown stimulus type 'spike' (known: poisson, dc, spike_times, noise)"},
     {STIM("{'target': 'E', 'rate': 1, 'weight': 1}"), NTW_ERR_CONFIG,
      "stimuli[0].type: missing required field"},
     {STIM("{'type': 'poisson', 'target': 'E', 'weight': 1}"), NTW_ERR_CONFIG,
@@ -659,6 +691,45 @@ static const bad_case bad_cases[] = {
      NTW_ERR_CONFIG, "stimuli[0].start: must be >= 0 (got -1)"},
     {STIM("{'type': 'dc', 'target': 'E', 'amplitude': 5, 'durations': 1}"),
      NTW_ERR_CONFIG, "stimuli[0].durations: unknown field"},
+    /* noise */
+    {STIM("{'type': 'noise', 'target': 'E', 'std': -1, 'tau': 5}"),
+     NTW_ERR_CONFIG, "stimuli[0].std: must be >= 0 pA (got -1)"},
+    {STIM("{'type': 'noise', 'target': 'E', 'std': 10, 'tau': 0}"),
+     NTW_ERR_CONFIG, "stimuli[0].tau: must be > 0 ms (got 0)"},
+    {STIM("{'type': 'noise', 'target': 'E', 'std': 10, 'tau': -2.5}"),
+     NTW_ERR_CONFIG, "stimuli[0].tau: must be > 0 ms (got -2.5)"},
+    {STIM("{'type': 'noise', 'target': 'E', 'tau': 5}"), NTW_ERR_CONFIG,
+     "stimuli[0].std: missing required field"},
+    {STIM("{'type': 'noise', 'target': 'E', 'std': 5}"), NTW_ERR_CONFIG,
+     "stimuli[0].tau: missing required field"},
+    {STIM("{'type': 'noise', 'target': 'E', 'std': 5, 'tau': 1, 'rate': 3}"),
+     NTW_ERR_CONFIG, "stimuli[0].rate: not allowed for type 'noise'"},
+    {STIM("{'type': 'dc', 'target': 'E', 'amplitude': 5, 'tau': 3}"),
+     NTW_ERR_CONFIG, "stimuli[0].tau: not allowed for type 'dc'"},
+    {STIM("{'type': 'noise', 'target': 'E', 'std': 5, 'tau': 1, 'mean': 'x'}"),
+     NTW_ERR_CONFIG, "stimuli[0].mean: must be a number"},
+    /* record.weights */
+    {WREC("{'projection': 1, 'interval': 5}"), NTW_ERR_CONFIG,
+     "record.weights[0].projection: no projection 1: the config has 1 (got 1)"},
+    {WREC("{'projection': -1, 'interval': 5}"), NTW_ERR_CONFIG,
+     "record.weights[0].projection: must be a non-negative integer (got -1)"},
+    {WREC("{'interval': 5}"), NTW_ERR_CONFIG,
+     "record.weights[0].projection: missing required field"},
+    {WREC("{'projection': 0, 'interval': 0}"), NTW_ERR_CONFIG,
+     "record.weights[0].interval: must be > 0 ms (got 0)"},
+    {WREC("{'projection': 0, 'interval': -1.5}"), NTW_ERR_CONFIG,
+     "record.weights[0].interval: must be > 0 ms (got -1.5)"},
+    {WREC("{'projection': 0}"), NTW_ERR_CONFIG,
+     "record.weights[0].interval: missing required field"},
+    {WREC("{'projection': 0, 'interval': 1, 'sample': 0}"), NTW_ERR_CONFIG,
+     "record.weights[0].sample: must be a positive integer (got 0)"},
+    {WREC("{'projection': 0, 'interval': 1}, {'projection': 0, 'interval': 2}"),
+     NTW_ERR_CONFIG,
+     "record.weights[1].projection: projection 0 is listed twice"},
+    {WREC("{'projection': 0, 'interval': 1, 'every': 2}"), NTW_ERR_CONFIG,
+     "record.weights[0].every: unknown field"},
+    {"{" BASE ", 'record': {'weights': {'projection': 0}}}", NTW_ERR_CONFIG,
+     "record.weights: must be an array"},
     /* record */
     {"{" BASE ", 'record': {'spikes': ['E', 'X']}}", NTW_ERR_CONFIG,
      "record.spikes[1]: unknown population 'X' (known: E, I)"},
@@ -690,6 +761,7 @@ int main(void) {
       cmocka_unit_test(test_dist_bounds),  cmocka_unit_test(test_destroy_null),
       cmocka_unit_test(test_read_missing), cmocka_unit_test(test_read_dir),
       cmocka_unit_test(test_read_file),    cmocka_unit_test(test_override),
+      cmocka_unit_test(test_noise_and_weights),
   };
   const size_t nfixed = sizeof fixed / sizeof fixed[0];
   const size_t nbad = sizeof bad_cases / sizeof bad_cases[0];

@@ -23,6 +23,7 @@ enum {
   NTW_STREAM_POISSON = 4u << 24, /* Poisson input (per stimulus) */
   NTW_STREAM_INIT = 5u << 24,    /* initial state/parameters (per pop*64+param) */
   NTW_STREAM_TOTAL = 6u << 24,   /* fixed_total_number in-degrees (per projection) */
+  NTW_STREAM_NOISE = 7u << 24,   /* noise (OU) current (per stimulus) */
 };
 
 typedef struct {

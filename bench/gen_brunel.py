@@ -22,6 +22,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE = os.path.join(ROOT, "configs", "brunel.json")
 
 
+MIN_SCALE = 0.1001  # N_E = 8000 s must exceed the E in-degree 800 (no autapses)
+
+
 class GenError(ValueError):
     pass
 

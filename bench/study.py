@@ -78,7 +78,10 @@ def config_neurons(path):
     try:
         with open(path) as f:
             cfg = json.load(f)
-        return sum(int(p["size"]) for p in cfg["populations"])
+        sizes = [p["size"] for p in cfg["populations"]]
+        if all(isinstance(x, int) and x > 0 for x in sizes):
+            return sum(sizes)
+        return None  # ntwin reports the bad size itself
     except Exception:  # SONATA networks or a config ntwin itself will judge
         return None
 
@@ -178,8 +181,10 @@ def load_study(path):
                     n = sum(int(round(x * gs)) for x in (8000, 2000))
                     try:
                         gen_brunel.generate(gs)
-                    except gen_brunel.GenError as e:
-                        fail(path, "scales[%d]" % j, "%s at %d rank(s): %s" % (net, r, e), sc)
+                    except gen_brunel.GenError:
+                        fail(path, "scales[%d]" % j, "%s at scale %g on %d rank(s) has fewer neurons "
+                             "than its fixed in-degrees need; the smallest scale is %.3g" % (
+                                 net, sc, r, gen_brunel.MIN_SCALE / (gs / sc)), sc)
                 if n is not None and r > n:
                     fail(path, "ranks[%d]" % k, "more ranks than the %d neurons of %s%s" % (
                         n, net, "" if sc == 1 else " at scale %g" % sc), r)
@@ -270,13 +275,16 @@ def ntasks_available():
     return int(n) if n and n.isdigit() else None
 
 
-def tail(path, n=5):
+def tail(path, n=6):
+    """The last lines of a run's stderr, ntwin's own error lines first (mpirun's banner
+    about the failed process follows them and would hide them)."""
     try:
         with open(path, errors="replace") as f:
-            lines = [l.rstrip() for l in f if l.strip()]
-        return lines[-n:]
+            lines = [l.rstrip() for l in f if l.strip() and not set(l.strip()) <= set("-")]
     except OSError:
         return []
+    errs = list(dict.fromkeys(l for l in lines if l.startswith("ntwin: error")))
+    return errs + [l for l in lines[-n:] if l not in errs]
 
 
 def run_one(study, run, out, launcher, ntwin, settle, timeout):
@@ -339,7 +347,7 @@ def run_one(study, run, out, launcher, ntwin, settle, timeout):
             ("scale", run["scale"]), ("gen_scale", "" if run["gen_scale"] is None else run["gen_scale"]),
             ("ranks", np_), ("rep", run["rep"]), ("partition", run["partition"]),
             ("comm", run["comm"]), ("oversubscribed", over), ("status", status),
-            ("error_tail", " | ".join(err[-3:]) if status != "ok" else ""),
+            ("error_tail", " | ".join(err[:3]) if status != "ok" else ""),
             ("launcher", lch), ("git_commit", m["git_commit"]), ("host", m["host"]),
             ("nproc", m["nproc"]), ("cpu_model", m["cpu_model"]),
             ("slurm_job_id", m["slurm_job_id"]), ("slurm_nodes", m["slurm_nodes"]),
@@ -487,9 +495,19 @@ def main():
     p.add_argument("--no-build", action="store_true")
     p.add_argument("--settle", type=float, default=0.5, help="seconds of pause before each run")
     p.add_argument("--timeout", type=float, default=1800, help="seconds before a run is killed")
+    p.add_argument("--max-oversubscribe", type=float, default=4,
+                   help="outside Slurm, refuse rank counts above this many times the CPUs (default 4)")
     a = p.parse_args()
     try:
         study, runs = load_study(a.study)
+        if a.cmd in ("run", "run-one") and not os.environ.get("SLURM_JOB_ID"):
+            with open(a.study) as f:
+                rk = json.load(f)["ranks"]
+            for i, r in enumerate(rk):
+                if r > a.max_oversubscribe * os.cpu_count():
+                    fail(a.study, "ranks[%d]" % i, "%d ranks would oversubscribe the %d CPUs of this "
+                         "machine more than %gx (run it under Slurm, or pass --max-oversubscribe)"
+                         % (r, os.cpu_count(), a.max_oversubscribe), r)
     except StudyError as e:
         print("study: error: %s" % e, file=sys.stderr)
         return 2

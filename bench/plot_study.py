@@ -151,7 +151,7 @@ def main():
         ax.set_xlim(min(ranks_all) / 1.3, max(ranks_all) * 1.6)
         ax.grid(alpha=0.3)
         ax.set_ylim(0, ax.get_ylim()[1] * 1.35)
-        ax.legend(fontsize=6.5, loc="upper right" if ax not in (ax_eff,) else "lower left")
+        ax.legend(fontsize=6.5, loc="upper right")
     ax_ev.yaxis.set_major_formatter(FuncFormatter(si))
     ax_eff.set_ylim(0, max(1.3, ax_eff.get_ylim()[1]))
     ax_eff.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: "%.0f%%" % (100 * v)))

@@ -8,7 +8,9 @@
  *    window, on every partition;
  *  - construction: the synapses built on P ranks are exactly those built on
  *    one rank (rank 0 rebuilds the whole network on MPI_COMM_SELF);
- *  - no delay shorter than the window is ever stored. */
+ *  - no delay shorter than the window is ever stored.
+ * The comm backend comes from NTW_TEST_COMM ("mpi" by default; meson also
+ * runs "ofi", which skips with 77 when no libfabric provider works). */
 #include <math.h>
 #include <mpi.h>
 #include <setjmp.h>
@@ -47,6 +49,8 @@ static int collect(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
   return 0;
 }
 
+static const char *test_comm = "mpi";
+
 typedef struct {
   ntw_config *cfg;
   ntw_part *part;
@@ -62,7 +66,7 @@ static void sim_build(sim *s, const char *json, MPI_Comm mc, const char *strateg
   if (err) fprintf(stderr, "%s\n", ntw_error_msg());
   assert_int_equal(err, 0);
   assert_int_equal(ntw_part_create(strategy, s->cfg->n_neurons, P, &s->part), 0);
-  assert_int_equal(ntw_comm_create("mpi", mc, &s->comm), 0);
+  assert_int_equal(ntw_comm_create(test_comm, mc, &s->comm), 0);
   err = ntw_engine_create(s->cfg, s->comm, s->part, &s->eng);
   if (err) fprintf(stderr, "%s\n", ntw_error_msg());
   assert_int_equal(err, 0);
@@ -346,6 +350,15 @@ int main(int argc, char **argv) {
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   if (rank != 0 && !freopen("/dev/null", "w", stdout)) return 1;
+  if (getenv("NTW_TEST_COMM")) test_comm = getenv("NTW_TEST_COMM");
+  ntw_comm *probe; /* collective: every rank gets the same answer */
+  if (ntw_comm_create(test_comm, MPI_COMM_WORLD, &probe) == NTW_ERR_NOTSUP) {
+    if (rank == 0) fprintf(stderr, "SKIP: %s\n", ntw_error_msg());
+    MPI_Finalize();
+    return 77;
+  }
+  ntw_comm_destroy(&probe);
+  if (rank == 0) printf("comm backend: %s\n", test_comm);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lif_exact),
       cmocka_unit_test(test_delivery_time),

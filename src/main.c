@@ -2,7 +2,7 @@
  *
  *   ntwin run CONFIG.json --out DIR [--t-stop MS] [--seed N]
  *             [--partition round_robin|block] [--bind core|numa|none]
- *             [--quiet]
+ *             [--comm mpi|ofi] [--quiet]
  *   ntwin version | help
  *
  * Exit codes: 0 success, 1 run failed (bad input or runtime error), 2 usage.
@@ -17,7 +17,7 @@
 static void usage(FILE *f) {
   fputs("usage: ntwin run CONFIG.json --out DIR [--t-stop MS] [--seed N]\n"
         "                 [--partition round_robin|block] [--bind core|numa|none]\n"
-        "                 [--quiet]\n"
+        "                 [--comm mpi|ofi] [--quiet]\n"
         "       ntwin version\n"
         "       ntwin help\n"
         "Simulates the network of CONFIG.json on all MPI ranks and writes\n"

@@ -24,7 +24,7 @@
 #include "partition/place.h"
 
 typedef struct {
-  const char *config, *out, *partition, *bind;
+  const char *config, *out, *partition, *bind, *comm;
   double t_stop;
   bool has_t_stop, has_seed, quiet;
   uint64_t seed;
@@ -70,7 +70,8 @@ static int parse_args(int argc, char **argv, run_args *a) {
       continue;
     }
     static const char *const with_value[] = {"--out", "--t-stop", "--seed",
-                                             "--partition", "--bind"};
+                                             "--partition", "--bind",
+                                             "--comm"};
     bool known = false;
     for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
       known |= strcmp(o, with_value[k]) == 0;
@@ -93,6 +94,8 @@ static int parse_args(int argc, char **argv, run_args *a) {
       a->has_seed = true;
     } else if (strcmp(o, "--partition") == 0) {
       a->partition = v;
+    } else if (strcmp(o, "--comm") == 0) {
+      a->comm = v;
     } else {
       a->bind = v;
     }
@@ -128,7 +131,7 @@ static int load_config(const run_args *a, ntw_config **cfg) {
   NTW_TRY(err);
   return ntw_config_override(*cfg, a->has_t_stop ? &a->t_stop : NULL,
                              a->has_seed ? &a->seed : NULL, a->partition,
-                             a->bind);
+                             a->bind, a->comm);
 }
 
 /* Creates DIR (and parents); *created tells whether DIR itself is new, so a

@@ -6,7 +6,12 @@
 
 #include "core/ntw_error.h"
 
-static const ntw_comm_ops *const ntw__comm_backends[] = {&ntw_comm_mpi_ops};
+static const ntw_comm_ops *const ntw__comm_backends[] = {
+    &ntw_comm_mpi_ops,
+#ifdef NTW_HAVE_OFI
+    &ntw_comm_ofi_ops,
+#endif
+};
 #define NTW_NBACKENDS (sizeof ntw__comm_backends / sizeof *ntw__comm_backends)
 
 int ntw_comm_create(const char *backend, MPI_Comm world, ntw_comm **out) {
@@ -15,7 +20,12 @@ int ntw_comm_create(const char *backend, MPI_Comm world, ntw_comm **out) {
   for (size_t i = 0; i < NTW_NBACKENDS; i++)
     if (strcmp(ntw__comm_backends[i]->name, backend) == 0)
       ops = ntw__comm_backends[i];
-  NTW_CHECK(ops, NTW_ERR_ARG, "unknown comm backend '%s' (known: mpi)",
+#ifndef NTW_HAVE_OFI
+  NTW_CHECK(strcmp(backend, "ofi") != 0, NTW_ERR_NOTSUP,
+            "comm ofi: this ntwin was built without libfabric "
+            "(install libfabric-dev and reconfigure)");
+#endif
+  NTW_CHECK(ops, NTW_ERR_ARG, "unknown comm backend '%s' (known: mpi, ofi)",
             backend);
   ntw_comm *c = calloc(1, sizeof *c);
   NTW_ALLOC_CHECK(c);
@@ -53,6 +63,9 @@ MPI_Comm ntw_comm_mpi(const ntw_comm *c) { return c->mpi; }
 double ntw_comm_seconds(const ntw_comm *c) { return c->seconds; }
 uint64_t ntw_comm_exchanges(const ntw_comm *c) { return c->exchanges; }
 uint64_t ntw_comm_keys_sent(const ntw_comm *c) { return c->keys_sent; }
+#ifndef NTW_HAVE_OFI
+uint64_t ntw_comm_ofi_overflows(const ntw_comm *c) { return 0; }
+#endif
 
 int ntw_comm_exchange(ntw_comm *c, const uint64_t *send, const int *counts,
                       const uint64_t **recv, size_t *nrecv) {

@@ -23,5 +23,13 @@ struct ntw_comm {
 };
 
 extern const ntw_comm_ops ntw_comm_mpi_ops;
+#ifdef NTW_HAVE_OFI
+extern const ntw_comm_ops ntw_comm_ofi_ops;
+#endif
+
+/* ofi only (0 for other backends or without libfabric): how many messages
+ * did not fit the receiver's pre-posted slot and came as a second part.
+ * For tests of the overflow path. */
+uint64_t ntw_comm_ofi_overflows(const ntw_comm *c);
 
 #endif

@@ -49,7 +49,7 @@ static const char *const rule_names[] = {"fixed_indegree", "fixed_probability",
 static const char *const dist_names[] = {"uniform", "normal", "lognormal"};
 static const char *const partition_names[] = {"round_robin", "block"};
 static const char *const bind_names[] = {"core", "numa", "none"};
-static const char *const comm_names[] = {"mpi"};
+static const char *const comm_names[] = {"mpi", "ofi"};
 static const char *const stim_names[] = {"poisson", "dc", "spike_times",
                                           "noise"};
 
@@ -1036,7 +1036,7 @@ const ntw_param *ntw_config_param(const ntw_pop_cfg *pop, const char *name) {
 
 int ntw_config_override(ntw_config *cfg, const double *t_stop,
                         const uint64_t *seed, const char *partition,
-                        const char *bind) {
+                        const char *bind, const char *comm) {
   NTW_CHECK(cfg != NULL, NTW_ERR_ARG, "ntw_config_override: cfg is NULL");
   char known[128];
   /* Validate everything before changing anything, so a rejected override
@@ -1059,11 +1059,19 @@ int ntw_config_override(ntw_config *cfg, const double *t_stop,
     return NTW_ERR(NTW_ERR_CONFIG, "--bind: unknown bind '%s' (known: %s)",
                    bind, known);
   }
+  if (comm != NULL &&
+      find_name(comm, comm_names, NTW_ARRAY_LEN(comm_names)) < 0) {
+    join_names(known, sizeof known, comm_names, NTW_ARRAY_LEN(comm_names));
+    return NTW_ERR(NTW_ERR_CONFIG, "--comm: unknown comm '%s' (known: %s)",
+                   comm, known);
+  }
   if (t_stop != NULL) cfg->sim.t_stop = *t_stop;
   if (seed != NULL) cfg->sim.seed = *seed;
   if (partition != NULL)
     snprintf(cfg->sim.partition, sizeof cfg->sim.partition, "%s", partition);
   if (bind != NULL)
     snprintf(cfg->sim.bind, sizeof cfg->sim.bind, "%s", bind);
+  if (comm != NULL)
+    snprintf(cfg->sim.comm, sizeof cfg->sim.comm, "%s", comm);
   return 0;
 }

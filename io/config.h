@@ -13,7 +13,7 @@
  * {
  *   "simulation": { "dt": 0.1, "t_stop": 1000.0, "seed": 12345,
  *                   "partition": "round_robin"|"block",
- *                   "bind": "core"|"numa"|"none", "comm": "mpi" },
+ *                   "bind": "core"|"numa"|"none", "comm": "mpi"|"ofi" },
  *   "populations": [ { "name": "E", "model": "iaf_psc_delta", "size": 8000,
  *                      "params": { "tau_m": 20.0, "V_m": VALUE, ... } } ],
  *   "projections": [ { "source": "E", "target": "I",
@@ -178,7 +178,7 @@ typedef struct {
   uint64_t seed;
   char partition[NTW_NAME_MAX]; /* "round_robin" (default) | "block" */
   char bind[NTW_NAME_MAX];      /* "core" (default) | "numa" | "none" */
-  char comm[NTW_NAME_MAX];      /* "mpi" (default) */
+  char comm[NTW_NAME_MAX];      /* "mpi" (default) or "ofi" (libfabric) */
 } ntw_sim_cfg;
 
 typedef struct ntw_config {
@@ -219,6 +219,6 @@ const ntw_param *ntw_config_param(const ntw_pop_cfg *pop, const char *name);
  * Validates them like the file's own fields (field named "--t-stop" etc.). */
 int ntw_config_override(ntw_config *cfg, const double *t_stop,
                         const uint64_t *seed, const char *partition,
-                        const char *bind);
+                        const char *bind, const char *comm);
 
 #endif

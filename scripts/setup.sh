@@ -13,6 +13,7 @@ PKGS=(
   libhdf5-openmpi-dev hdf5-tools        # parallel HDF5 output, h5dump/h5diff
   libjansson-dev                        # JSON configs and reports
   librandom123-dev                      # counter-based random numbers
+  libfabric-dev                         # the ofi comm backend (optional)
   libcmocka-dev                         # unit tests
   python3-h5py python3-numpy python3-matplotlib   # plots, test checks
 )

@@ -2,7 +2,7 @@
  *
  *   ntwin run CONFIG.json --out DIR [--t-stop MS] [--seed N]
  *             [--partition round_robin|block] [--bind core|numa|none]
- *             [--quiet]
+ *             [--comm mpi|ofi] [--quiet]
  *   ntwin version | help
  *
  * Exit codes: 0 success, 1 run failed (bad input or runtime error), 2 usage.
@@ -18,7 +18,7 @@ static void usage(FILE *f) {
   fputs("usage: ntwin run CONFIG.json --out DIR [--t-stop MS] [--seed N]\n"
         "                 [--partition round_robin|block] [--bind core|numa|none]\n"
         "                 [--checkpoint-every MS] [--checkpoint-at MS[,MS...]]\n"
-        "                 [--checkpoint-final] [--quiet]\n"
+        "                 [--checkpoint-final] [--comm mpi|ofi] [--quiet]\n"
         "       ntwin run [CONFIG.json] --restore CKPT.h5 --out DIR --t-stop MS [...]\n"
         "       ntwin inspect CKPT.h5 [--json]\n"
         "       ntwin version\n"

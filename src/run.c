@@ -29,7 +29,7 @@
 #define NTW_MAX_CKPT_AT 64
 
 typedef struct {
-  const char *config, *out, *partition, *bind, *restore;
+  const char *config, *out, *partition, *bind, *restore, *comm;
   double t_stop;
   bool has_t_stop, has_seed, quiet, ckpt_final;
   uint64_t seed;
@@ -83,7 +83,8 @@ static int parse_args(int argc, char **argv, run_args *a) {
     }
     static const char *const with_value[] = {
         "--out",     "--t-stop",  "--seed",           "--partition",
-        "--bind",    "--restore", "--checkpoint-every", "--checkpoint-at"};
+        "--bind",    "--restore", "--checkpoint-every", "--checkpoint-at",
+        "--comm"};
     bool known = false;
     for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
       known |= strcmp(o, with_value[k]) == 0;
@@ -124,6 +125,8 @@ static int parse_args(int argc, char **argv, run_args *a) {
         a->ckpt_at[a->n_ckpt_at++] = t;
         q = *end ? end + 1 : end;
       }
+    } else if (strcmp(o, "--comm") == 0) {
+      a->comm = v;
     } else {
       a->bind = v;
     }
@@ -221,7 +224,8 @@ static int load_config(const run_args *a, ntw_config **cfg, ntw_ckpt_info *ck) {
     NTW_TRY(read_config(a->config, cfg));
   }
   NTW_TRY(ntw_config_override(*cfg, a->has_t_stop ? &a->t_stop : NULL,
-                              has_seed ? &seed : NULL, a->partition, a->bind));
+                              has_seed ? &seed : NULL, a->partition, a->bind,
+                              a->comm));
   if (a->restore)
     NTW_CHECK((*cfg)->sim.t_stop > ck->t_ms, NTW_ERR_ARG,
               "--t-stop: the checkpoint is at t = %g ms; give a later --t-stop "

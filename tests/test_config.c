@@ -359,32 +359,33 @@ static void test_override(void **state) {
   ntw_config *cfg = parse_ok("{" BASE "}");
   double t = 250.0;
   uint64_t seed = UINT64_MAX;
-  assert_int_equal(ntw_config_override(cfg, &t, &seed, "block", "none"), 0);
+  assert_int_equal(ntw_config_override(cfg, &t, &seed, "block", "none", "ofi"), 0);
   assert_true(cfg->sim.t_stop == 250.0);
   assert_true(cfg->sim.seed == UINT64_MAX);
   assert_string_equal(cfg->sim.partition, "block");
   assert_string_equal(cfg->sim.bind, "none");
+  assert_string_equal(cfg->sim.comm, "ofi");
 
   /* NULL keeps everything. */
-  assert_int_equal(ntw_config_override(cfg, NULL, NULL, NULL, NULL), 0);
+  assert_int_equal(ntw_config_override(cfg, NULL, NULL, NULL, NULL, NULL), 0);
   assert_true(cfg->sim.t_stop == 250.0);
 
   /* Errors name the flag, not the file, and change nothing. */
   t = -1;
   seed = 7;
-  assert_int_equal(ntw_config_override(cfg, &t, &seed, NULL, NULL),
+  assert_int_equal(ntw_config_override(cfg, &t, &seed, NULL, NULL, NULL),
                    NTW_ERR_CONFIG);
   assert_string_equal(ntw_error_msg(), "--t-stop: must be >= 0 (got -1)");
   assert_true(cfg->sim.t_stop == 250.0);
   assert_true(cfg->sim.seed == UINT64_MAX);
 
   t = NAN;
-  assert_int_equal(ntw_config_override(cfg, &t, NULL, NULL, NULL),
+  assert_int_equal(ntw_config_override(cfg, &t, NULL, NULL, NULL, NULL),
                    NTW_ERR_CONFIG);
   assert_non_null(strstr(ntw_error_msg(), "--t-stop: "));
 
   t = 10;
-  assert_int_equal(ntw_config_override(cfg, &t, NULL, "metis", NULL),
+  assert_int_equal(ntw_config_override(cfg, &t, NULL, "metis", NULL, NULL),
                    NTW_ERR_CONFIG);
   assert_string_equal(ntw_error_msg(),
                       "--partition: unknown partition 'metis' (known: "
@@ -392,11 +393,17 @@ static void test_override(void **state) {
   assert_true(cfg->sim.t_stop == 250.0);
   assert_string_equal(cfg->sim.partition, "block");
 
-  assert_int_equal(ntw_config_override(cfg, NULL, NULL, NULL, "socket"),
+  assert_int_equal(ntw_config_override(cfg, NULL, NULL, NULL, "socket", NULL),
                    NTW_ERR_CONFIG);
   assert_non_null(strstr(ntw_error_msg(), "--bind: unknown bind 'socket'"));
   assert_null(strstr(ntw_error_msg(), PATH));
   assert_string_equal(cfg->sim.bind, "none");
+
+  assert_int_equal(ntw_config_override(cfg, NULL, NULL, NULL, NULL, "ucx"),
+                   NTW_ERR_CONFIG);
+  assert_string_equal(ntw_error_msg(),
+                      "--comm: unknown comm 'ucx' (known: mpi, ofi)");
+  assert_string_equal(cfg->sim.comm, "ofi");
   ntw_config_destroy(&cfg);
 }
 
@@ -451,8 +458,8 @@ static const bad_case bad_cases[] = {
      "block)"},
     {"{'simulation': {'dt': 0.1, 't_stop': 1, 'bind': 'socket'}, " POPS "}",
      NTW_ERR_CONFIG, "simulation.bind: unknown bind 'socket'"},
-    {"{'simulation': {'dt': 0.1, 't_stop': 1, 'comm': 'ofi'}, " POPS "}",
-     NTW_ERR_CONFIG, "simulation.comm: unknown comm 'ofi' (known: mpi)"},
+    {"{'simulation': {'dt': 0.1, 't_stop': 1, 'comm': 'ucx'}, " POPS "}",
+     NTW_ERR_CONFIG, "simulation.comm: unknown comm 'ucx' (known: mpi, ofi)"},
     {"{'simulation': {'dt': 0.1, 't_stop': 1, 'comm': 3}, " POPS "}",
      NTW_ERR_CONFIG, "simulation.comm: must be a string (got 3)"},
     /* populations */

@@ -25,6 +25,9 @@ typedef struct {
   ntw_engine *eng;
 } ntw_test_sim;
 
+/* The comm backend tests use: $NTW_TEST_COMM, default "mpi". */
+const char *ntw_test_comm(void);
+
 /* Builds; returns the error (message in ntw_error_msg()) without asserting. */
 int ntw_test_sim_try(ntw_test_sim *s, const char *json, MPI_Comm mc,
                      const char *strategy);

@@ -10,6 +10,7 @@
 
 extern const ntw_model_ops ntw_model_iaf_psc_delta;
 extern const ntw_model_ops ntw_model_iaf_psc_exp;
+extern const ntw_model_ops ntw_model_iaf_psc_alpha;
 extern const ntw_model_ops ntw_model_iaf_cond_exp;
 extern const ntw_model_ops ntw_model_izhikevich;
 extern const ntw_model_ops ntw_model_aeif_cond_exp;
@@ -19,6 +20,7 @@ extern const ntw_model_ops ntw_model_spike_source;
 static const ntw_model_ops *const ntw__models[] = {
     &ntw_model_iaf_psc_delta,
     &ntw_model_iaf_psc_exp,
+    &ntw_model_iaf_psc_alpha,
     &ntw_model_iaf_cond_exp,
     &ntw_model_izhikevich,
     &ntw_model_aeif_cond_exp,

@@ -367,14 +367,21 @@ done:
   return err;
 }
 
-/* Checks that times[lo..hi) do not decrease; `ds` and `chan` name them. */
-static int check_sorted_d(const char *path, const char *ds, const double *v, uint64_t lo,
-                          uint64_t hi, const char *chan) {
-  for (uint64_t i = lo + 1; i < hi; i++)
-    NTW_CHECK(!(v[i] < v[i - 1]), NTW_ERR_FORMAT,
-              "%s: %s[%" PRIu64 "]: times of channel %s decrease (%.9g s after %.9g s); "
+/* Appends times v[lo..hi) (s, minus t0) of channel `chan` (index ci): each
+ * value is checked (finite, not negative) before the order within the
+ * channel, so the message names the first bad element. */
+static int push_times(builder *b, const char *ds, const double *v, uint64_t lo, uint64_t hi,
+                      double t0, uint32_t ci, const char *chan) {
+  char what[300];
+  for (uint64_t k = lo; k < hi; k++) {
+    snprintf(what, sizeof what, "%s[%" PRIu64 "]", ds, k);
+    NTW_TRY(sec_to_us(b->path, what, v[k] - t0, &b->t[b->nev]));
+    NTW_CHECK(k == lo || !(v[k] < v[k - 1]), NTW_ERR_FORMAT,
+              "%s: %s: times of channel %s decrease (%.9g s after %.9g s); "
               "per-channel times must be sorted",
-              path, ds, i, chan, v[i], v[i - 1]);
+              b->path, what, chan, v[k], v[k - 1]);
+    b->c[b->nev++] = ci;
+  }
   return 0;
 }
 
@@ -441,18 +448,12 @@ static int load_sjemea(const char *path, hid_t f, builder *b, uint64_t *dur_us, 
   *dur_us = declared;
   NTW_GOTO(err, reserve_events(b, n), out);
   uint64_t off = 0;
-  char what[64];
   for (uint64_t i = 0; i < c; i++) {
     int32_t el, unit;
     parse_mea_label(names[i], &el, &unit);
     NTW_GOTO(err, add_channel(b, (int64_t)i, names[i], epos[i], epos[c + i], el, unit), out);
     uint64_t hi = off + (uint64_t)cnt[i];
-    NTW_GOTO(err, check_sorted_d(path, "/spikes", sp, off, hi, names[i]), out);
-    for (uint64_t k = off; k < hi; k++) {
-      snprintf(what, sizeof what, "/spikes[%" PRIu64 "]", k);
-      NTW_GOTO(err, sec_to_us(path, what, sp[k] - *t0, &b->t[b->nev]), out);
-      b->c[b->nev++] = (uint32_t)i;
-    }
+    NTW_GOTO(err, push_times(b, "/spikes", sp, off, hi, *t0, (uint32_t)i, names[i]), out);
     off = hi;
   }
 out:
@@ -554,7 +555,7 @@ static int load_nwb(const char *path, hid_t f, builder *b) {
     }
   }
   NTW_GOTO(err, reserve_events(b, n), out);
-  char label[64], what[64];
+  char label[64];
   for (uint64_t i = 0; i < u; i++) {
     int32_t elec = -1, unit = -1;
     double x = NAN, y = NAN;
@@ -579,12 +580,7 @@ static int load_nwb(const char *path, hid_t f, builder *b) {
     snprintf(label, sizeof label, "unit_%" PRId64, ids[i]);
     NTW_GOTO(err, add_channel(b, ids[i], label, x, y, elec, unit), out);
     uint64_t lo = i ? (uint64_t)idx[i - 1] : 0, hi = (uint64_t)idx[i];
-    NTW_GOTO(err, check_sorted_d(path, "/units/spike_times", st, lo, hi, label), out);
-    for (uint64_t k = lo; k < hi; k++) {
-      snprintf(what, sizeof what, "/units/spike_times[%" PRIu64 "]", k);
-      NTW_GOTO(err, sec_to_us(path, what, st[k], &b->t[b->nev]), out);
-      b->c[b->nev++] = (uint32_t)i;
-    }
+    NTW_GOTO(err, push_times(b, "/units/spike_times", st, lo, hi, 0.0, (uint32_t)i, label), out);
   }
 out:
   free(st);

@@ -3,6 +3,7 @@
  *   ntwin run CONFIG.json --out DIR [--t-stop MS] [--seed N]
  *             [--partition round_robin|block] [--bind core|numa|none]
  *             [--comm mpi|ofi] [--quiet]
+ *   ntwin recording-info FILE [--format F] [--json]
  *   ntwin version | help
  *
  * Exit codes: 0 success, 1 run failed (bad input or runtime error), 2 usage.
@@ -21,12 +22,15 @@ static void usage(FILE *f) {
         "                 [--checkpoint-final] [--comm mpi|ofi] [--quiet]\n"
         "       ntwin run [CONFIG.json] --restore CKPT.h5 --out DIR --t-stop MS [...]\n"
         "       ntwin inspect CKPT.h5 [--json]\n"
+        "       ntwin recording-info FILE [--format auto|sjemea|nwb|mcs|csv] [--json]\n"
         "       ntwin version\n"
         "       ntwin help\n"
         "run: simulates the network on all MPI ranks and writes DIR/spikes.h5\n"
         "(SONATA spike report), DIR/report.json and DIR/checkpoint-<t_ms>.h5 when\n"
         "asked (also on SIGTERM/SIGUSR1, at the next window boundary, then stops).\n"
-        "--restore continues a checkpoint on any number of ranks.\n",
+        "--restore continues a checkpoint on any number of ranks.\n"
+        "recording-info: format, channels, spikes, duration, rates and network bursts\n"
+        "of a recorded MEA file (sjemea/NWB/MCS HDF5 or CSV channel,time_s).\n",
         f);
 }
 
@@ -39,6 +43,8 @@ int main(int argc, char **argv) {
     rc = ntw_cli_run(argc - 1, argv + 1);
   } else if (strcmp(cmd, "inspect") == 0) {
     rc = ntw_cli_inspect(argc - 1, argv + 1);
+  } else if (strcmp(cmd, "recording-info") == 0) {
+    rc = ntw_cli_recording_info(argc - 1, argv + 1);
   } else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     if (rank == 0) printf("ntwin %s\n", NTW_VERSION);
     rc = 0;

@@ -62,6 +62,8 @@ typedef struct {
   uint32_t lidx;
 } forced_spike;
 
+#define NTW_EXP_TABLE 4096
+
 typedef enum {
   NTW_SYN_STATIC = 0,
   NTW_SYN_STDP,         /* all-to-all pairing, weight dependence mu_plus/mu_minus */
@@ -86,6 +88,10 @@ typedef struct {
   double tau_plus, lambda, alpha, mu_plus, mu_minus, Wmax;
   double U, tau_rec, tau_fac;
   int post_block; /* block of the targets (STDP) */
+  /* e^{-k dt / tau_plus} and e^{-k dt / tau_minus} for k < NTW_EXP_TABLE:
+   * every time difference in STDP is whole steps (computed with the very
+   * expression used beyond the table, so results are unchanged) */
+  double *exp_plus, *exp_minus;
   /* Store 0 only: for each static projection k whose weights are recorded,
    * seg[k] holds 2 * src_n offsets: source i's synapses of projection k are
    * [seg[k][i], seg[k][src_n + i]) (a store's rows are filled projection by

@@ -183,6 +183,7 @@ void ntw_syn_free(syn_store *st, size_t nprojs) {
   free(st->seg);
   free(st->row), free(st->tgt), free(st->w), free(st->d);
   free(st->kplus), free(st->t_last), free(st->u), free(st->x);
+  free(st->exp_plus), free(st->exp_minus);
   memset(st, 0, sizeof *st);
 }
 
@@ -222,6 +223,13 @@ int ntw_syn_post_setup(ntw_engine *e) {
       NTW_CHECK(pt->n_in && pt->h, NTW_ERR_NOMEM, "out of memory for post traces");
     }
     for (uint64_t j = 0; j < st->nsyn; j++) pt->n_in[st->tgt[j] - e->blocks[b].lo]++;
+    st->exp_plus = malloc(NTW_EXP_TABLE * sizeof *st->exp_plus);
+    st->exp_minus = malloc(NTW_EXP_TABLE * sizeof *st->exp_minus);
+    NTW_CHECK(st->exp_plus && st->exp_minus, NTW_ERR_NOMEM, "out of memory for STDP tables");
+    for (int64_t k = 0; k < NTW_EXP_TABLE; k++) {
+      st->exp_plus[k] = exp((double)(-k) * e->dt * (1.0 / st->tau_plus));
+      st->exp_minus[k] = exp((double)(-k) * e->dt * (1.0 / pt->tau_minus));
+    }
   }
   return 0;
 }
@@ -295,6 +303,11 @@ static inline double facilitate(const syn_store *st, double w, double kplus) {
   return nw < 1.0 ? nw * st->Wmax : st->Wmax;
 }
 
+/* e^{-k dt / tau} for k >= 0 steps: the table, or the same expression. */
+static inline double decay(const double *tab, int64_t k, double dt, double inv_tau) {
+  return k < NTW_EXP_TABLE ? tab[k] : exp((double)(-k) * dt * inv_tau);
+}
+
 static inline double depress(const syn_store *st, double w, double kminus) {
   if (st->kind == NTW_SYN_STDP_PL_HOM) {
     double nw = w - st->lambda * st->alpha * w * kminus;
@@ -357,15 +370,14 @@ uint64_t ntw_syn_deliver(ntw_engine *e, syn_store *st, uint64_t g, int64_t s) {
       uint32_t q = h->head;
       while (q < h->len && h->t[q] <= tl - dj) q++;
       for (; q < h->len && h->t[q] <= stamp - dj; q++) {
-        const double minus_dt = (double)(tl - (h->t[q] + dj)) * dt;
-        wj = facilitate(st, wj, kp * exp(minus_dt * inv_tp));
+        wj = facilitate(st, wj, kp * decay(st->exp_plus, h->t[q] + dj - tl, dt, inv_tp));
         h->cnt[q]++;
       }
       /* 2. depression: post trace just before stamp - d */
       double km = 0.0;
       for (uint32_t r = h->len; r > h->head; r--)
         if (h->t[r - 1] < stamp - dj) {
-          km = h->K[r - 1] * exp((double)(h->t[r - 1] - (stamp - dj)) * dt * inv_tm);
+          km = h->K[r - 1] * decay(st->exp_minus, stamp - dj - h->t[r - 1], dt, inv_tm);
           break;
         }
       wj = depress(st, wj, km);
@@ -374,7 +386,7 @@ uint64_t ntw_syn_deliver(ntw_engine *e, syn_store *st, uint64_t g, int64_t s) {
     }
     st->kplus[i] = st->kind == NTW_SYN_STDP_NN_SYMM
                        ? 1.0
-                       : kp * exp((double)(tl - stamp) * dt * inv_tp) + 1.0;
+                       : kp * decay(st->exp_plus, stamp - tl, dt, inv_tp) + 1.0;
     st->t_last[i] = stamp;
     break;
   }

@@ -19,6 +19,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -51,15 +52,20 @@ static uint64_t hmix(uint64_t x) {
 
 /* Position-keyed hash of elements [first, first+n) of a dataset: the sum
  * over ranks of their slices is the hash of the whole, whatever the split. */
-static uint64_t slice_hash(const void *buf, size_t n, size_t esz, uint64_t first) {
+static uint64_t slice_hash_strided(const void *buf, size_t n, size_t esz,
+                                   size_t stride_bytes, uint64_t first) {
   uint64_t h = 0;
   const unsigned char *p = buf;
   for (size_t i = 0; i < n; i++) {
     uint64_t bits = 0;
-    memcpy(&bits, p + i * esz, esz < 8 ? esz : 8);
+    memcpy(&bits, p + i * stride_bytes, esz < 8 ? esz : 8);
     h += hmix(hmix(first + i) ^ bits);
   }
   return h;
+}
+
+static uint64_t slice_hash(const void *buf, size_t n, size_t esz, uint64_t first) {
+  return slice_hash_strided(buf, n, esz, esz, first);
 }
 
 /* Send each fixed-size record to dest[i]; receive all records sent here. */
@@ -133,10 +139,13 @@ typedef struct {
 } ckio;
 
 /* Collective: create `name` under loc with dims [rows(, cols)], write this
- * rank's rows [first, first+nrows), attach the checksum. */
-static int write_ds(ckio *k, hid_t loc, const char *name, hid_t mtype, hid_t ftype,
-                    size_t esz, uint64_t rows, uint64_t cols, uint64_t first,
-                    uint64_t nrows, const void *buf) {
+ * rank's rows [first, first+nrows) from buf, whose consecutive elements lie
+ * `mstride` elements apart (1 = contiguous; a field of an array of records
+ * is written in place this way), attach the checksum. */
+static int write_ds_strided(ckio *k, hid_t loc, const char *name, hid_t mtype,
+                            hid_t ftype, size_t esz, uint64_t rows, uint64_t cols,
+                            uint64_t first, uint64_t nrows, const void *buf,
+                            uint64_t mstride) {
   int rankd = cols > 1 ? 2 : 1;
   hsize_t dims[2] = {rows, cols};
   hid_t fs = H5Screate_simple(rankd, dims, NULL);
@@ -147,7 +156,14 @@ static int write_ds(ckio *k, hid_t loc, const char *name, hid_t mtype, hid_t fty
     return NTW_ERR(NTW_ERR_HDF5, "%s: cannot create dataset %s", k->path, name);
   }
   hsize_t start[2] = {first, 0}, count[2] = {nrows, cols};
-  hid_t ms = H5Screate_simple(rankd, count, NULL);
+  hid_t ms;
+  if (mstride > 1) { /* 1-D only: the field of nrows records */
+    hsize_t mdim = nrows ? (nrows - 1) * mstride + 1 : 1, m0 = 0, mst = mstride, mc = nrows;
+    ms = H5Screate_simple(1, &mdim, NULL);
+    if (nrows) H5Sselect_hyperslab(ms, H5S_SELECT_SET, &m0, &mst, &mc, NULL);
+  } else {
+    ms = H5Screate_simple(rankd, count, NULL);
+  }
   if (nrows) {
     H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
   } else {
@@ -162,7 +178,8 @@ static int write_ds(ckio *k, hid_t loc, const char *name, hid_t mtype, hid_t fty
     { if (getenv("NTW_DEBUG")) H5Eprint2(H5E_DEFAULT, stderr); err = NTW_ERR(NTW_ERR_HDF5, "%s: cannot write %s", k->path, name); }
   H5Pclose(x);
   H5Sclose(ms);
-  uint64_t h = slice_hash(buf, nrows * cols, esz, first * cols), hs;
+  uint64_t h = slice_hash_strided(buf, nrows * cols, esz, esz * (mstride > 1 ? mstride : 1),
+                                  first * cols), hs;
   MPI_Allreduce(&h, &hs, 1, MPI_UINT64_T, MPI_SUM, k->comm);
   hid_t as = H5Screate(H5S_SCALAR);
   hid_t a = H5Acreate2(ds, "checksum", H5T_STD_U64LE, as, H5P_DEFAULT, H5P_DEFAULT);
@@ -173,6 +190,12 @@ static int write_ds(ckio *k, hid_t loc, const char *name, hid_t mtype, hid_t fty
   H5Sclose(fs);
   H5Dclose(ds);
   return agree(k->comm, err);
+}
+
+static int write_ds(ckio *k, hid_t loc, const char *name, hid_t mtype, hid_t ftype,
+                    size_t esz, uint64_t rows, uint64_t cols, uint64_t first,
+                    uint64_t nrows, const void *buf) {
+  return write_ds_strided(k, loc, name, mtype, ftype, esz, rows, cols, first, nrows, buf, 1);
 }
 
 /* Collective: the number of rows (and columns) of a dataset. */
@@ -315,6 +338,39 @@ static int cmp_post(const void *a, const void *b) {
 static int cmp_u64first(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return (x > y) - (x < y);
+}
+
+/* Positions 0..n-1 ordered by key[i] in [0, range), stably: a counting
+ * sort. Synapse records reach it already in (source, occurrence) order per
+ * target, so this alone yields the (target, source, occurrence) order. */
+static uint64_t *order_by_key(const uint64_t *key, size_t n, uint64_t range) {
+  uint64_t *cnt = calloc(range + 1, sizeof *cnt), *ord = malloc((n + 1) * sizeof *ord);
+  if (!cnt || !ord) {
+    free(cnt), free(ord);
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++) cnt[key[i] + 1]++;
+  for (uint64_t r = 0; r < range; r++) cnt[r + 1] += cnt[r];
+  for (size_t i = 0; i < n; i++) ord[cnt[key[i]]++] = i;
+  free(cnt);
+  return ord;
+}
+
+/* Stable counting sort of records by target, keyed by a dense index of
+ * the target (gid - lo, or the local index under the partition). */
+static int sort_recs_by_target(syn_rec **recs, size_t n, const uint64_t *key,
+                               uint64_t range) {
+  uint64_t *ord = order_by_key(key, n, range);
+  syn_rec *out = malloc((n + 1) * sizeof *out);
+  if (!ord || !out) {
+    free(ord), free(out);
+    return NTW_ERR(NTW_ERR_NOMEM, "out of memory sorting synapses");
+  }
+  for (size_t i = 0; i < n; i++) out[i] = (*recs)[ord[i]];
+  free(ord);
+  free(*recs);
+  *recs = out;
+  return 0;
 }
 
 /* The synapses of store st as records; occurrence = index among equal
@@ -514,17 +570,19 @@ static int write_ring(ckio *k, ntw_engine *e) {
   return err;
 }
 
-/* Collective: write a column of the sorted records as a 1-D dataset. */
-#define WRITE_COL(k, g, name, ctype, field, mtype, ftype, r, n, first, total, err) \
+/* Collective: write one field of the sorted records as a 1-D dataset,
+ * gathered into `scratch` (n * 8 bytes, reused for every column: fresh
+ * large buffers cost a page fault per page). */
+#define WRITE_COL(k, g, name, ctype, field, mtype, ftype, r, n, first, total, err, scratch) \
+  WRITE_COL_ORD(k, g, name, ctype, field, mtype, ftype, r, n, first, total, err, scratch, NULL)
+/* The same through a permutation: column element i is r[ord[i]].field. */
+#define WRITE_COL_ORD(k, g, name, ctype, field, mtype, ftype, r, n, first, total, err, scratch, ord) \
   do {                                                                         \
-    ctype *col_ = malloc(((n) + 1) * sizeof(ctype));                           \
-    (err) = agree((k)->comm, col_ ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory")); \
-    if (!(err)) {                                                              \
-      for (size_t i_ = 0; i_ < (n); i_++) col_[i_] = (r)[i_].field;            \
-      (err) = write_ds((k), (g), (name), (mtype), (ftype), sizeof(ctype),      \
-                       (total), 1, (first), (n), col_);                        \
-    }                                                                          \
-    free(col_);                                                                \
+    ctype *col_ = (ctype *)(scratch);                                          \
+    const uint64_t *ord_ = (ord);                                              \
+    for (size_t i_ = 0; i_ < (n); i_++) col_[i_] = (r)[ord_ ? ord_[i_] : i_].field; \
+    (err) = write_ds((k), (g), (name), (mtype), (ftype), sizeof(ctype),        \
+                     (total), 1, (first), (n), col_);                          \
   } while (0)
 
 static int write_store(ckio *k, ntw_engine *e, const syn_store *st, hid_t gs) {
@@ -544,22 +602,41 @@ static int write_store(ckio *k, ntw_engine *e, const syn_store *st, hid_t gs) {
   err = agree(k->comm, err);
   void *in = NULL;
   size_t nin = 0;
-  if (!err) err = exchange(k->comm, recs, st->nsyn, sizeof *recs, dest, &in, &nin);
+  if (!err && k->P == 1) { /* already where the block layout wants them */
+    in = recs, nin = st->nsyn, recs = NULL;
+  } else if (!err) {
+    err = exchange(k->comm, recs, st->nsyn, sizeof *recs, dest, &in, &nin);
+  }
   free(recs), free(dest);
   syn_rec *r = in;
+  uint64_t *ord = NULL;
   if (!err) {
-    qsort(r, nin, sizeof *r, cmp_syn);
+    uint64_t lo, hi;
+    block_range(e->n_global, k->P, k->rank, &lo, &hi);
+    uint64_t *key = malloc((nin + 1) * sizeof *key);
+    err = key ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !err && i < nin; i++) key[i] = r[i].tgt - lo;
+    /* the order of (target, source, occurrence), without moving records */
+    if (!err && !(ord = order_by_key(key, nin, hi - lo)))
+      err = NTW_ERR(NTW_ERR_NOMEM, "out of memory sorting synapses");
+    free(key);
+  }
+  err = agree(k->comm, err);
+  if (!err) {
     uint64_t mine = nin, first = 0, total = 0;
     MPI_Exscan(&mine, &first, 1, MPI_UINT64_T, MPI_SUM, k->comm);
     if (k->rank == 0) first = 0;
     MPI_Allreduce(&mine, &total, 1, MPI_UINT64_T, MPI_SUM, k->comm);
-    WRITE_COL(k, g, "target", uint64_t, tgt, H5T_NATIVE_UINT64, H5T_STD_U64LE, r, nin, first, total, err);
-    if (!err) WRITE_COL(k, g, "source", uint64_t, src, H5T_NATIVE_UINT64, H5T_STD_U64LE, r, nin, first, total, err);
-    if (!err) WRITE_COL(k, g, "occurrence", uint32_t, occ, H5T_NATIVE_UINT32, H5T_STD_U32LE, r, nin, first, total, err);
-    if (!err) WRITE_COL(k, g, "weight", float, w, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, r, nin, first, total, err);
-    if (!err) WRITE_COL(k, g, "delay_ms", float, delay_ms, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, r, nin, first, total, err);
+    void *scr = malloc((nin + 1) * 8);
+    err = agree(k->comm, scr ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+    if (!err) WRITE_COL_ORD(k, g, "target", uint64_t, tgt, H5T_NATIVE_UINT64, H5T_STD_U64LE, r, nin, first, total, err, scr, ord);
+    if (!err) WRITE_COL_ORD(k, g, "source", uint64_t, src, H5T_NATIVE_UINT64, H5T_STD_U64LE, r, nin, first, total, err, scr, ord);
+    if (!err) WRITE_COL_ORD(k, g, "occurrence", uint32_t, occ, H5T_NATIVE_UINT32, H5T_STD_U32LE, r, nin, first, total, err, scr, ord);
+    if (!err) WRITE_COL_ORD(k, g, "weight", float, w, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, r, nin, first, total, err, scr, ord);
+    if (!err) WRITE_COL_ORD(k, g, "delay_ms", float, delay_ms, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, r, nin, first, total, err, scr, ord);
+    free(scr);
   }
-  free(in);
+  free(in), free(ord);
   /* Per-source state: only ranks with synapses from a source keep it
    * current, and they agree; take it from them (MAX over sentinels). */
   if (!err && st->kind != NTW_SYN_STATIC) {
@@ -626,10 +703,13 @@ static int write_post(ckio *k, ntw_engine *e, hid_t gpost) {
       MPI_Exscan(&mine, &first, 1, MPI_UINT64_T, MPI_SUM, k->comm);
       if (k->rank == 0) first = 0;
       MPI_Allreduce(&mine, &total, 1, MPI_UINT64_T, MPI_SUM, k->comm);
-      WRITE_COL(k, g, "gid", uint64_t, gid, H5T_NATIVE_UINT64, H5T_STD_U64LE, r, nin, first, total, err);
-      if (!err) WRITE_COL(k, g, "t", int64_t, t, H5T_NATIVE_INT64, H5T_STD_I64LE, r, nin, first, total, err);
-      if (!err) WRITE_COL(k, g, "K", double, K, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, r, nin, first, total, err);
-      if (!err) WRITE_COL(k, g, "reads", uint32_t, reads, H5T_NATIVE_UINT32, H5T_STD_U32LE, r, nin, first, total, err);
+      void *scr = malloc((nin + 1) * 8);
+      err = agree(k->comm, scr ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+      if (!err) WRITE_COL(k, g, "gid", uint64_t, gid, H5T_NATIVE_UINT64, H5T_STD_U64LE, r, nin, first, total, err, scr);
+      if (!err) WRITE_COL(k, g, "t", int64_t, t, H5T_NATIVE_INT64, H5T_STD_I64LE, r, nin, first, total, err, scr);
+      if (!err) WRITE_COL(k, g, "K", double, K, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, r, nin, first, total, err, scr);
+      if (!err) WRITE_COL(k, g, "reads", uint32_t, reads, H5T_NATIVE_UINT32, H5T_STD_U32LE, r, nin, first, total, err, scr);
+      free(scr);
     }
     free(in);
     H5Gclose(g);
@@ -921,28 +1001,28 @@ static int read_store(ckio *k, ntw_engine *e, syn_store *st, hid_t gs) {
   free(r);
   if (!err) {
     /* Match every local synapse with its record by (target, source,
-     * occurrence): both lists sorted, equal length. */
+     * occurrence): both lists put in that order by counting sorts on the
+     * local target index, then compared one by one. */
     syn_rec *got = in;
-    qsort(got, nin, sizeof *got, cmp_syn);
     syn_rec *mine = store_records(e, st);
-    uint64_t *idx = malloc((st->nsyn + 1) * sizeof *idx);
-    int bad = !mine || !idx || nin != st->nsyn;
+    uint64_t *key = malloc((st->nsyn > nin ? st->nsyn : nin) * sizeof *key + 8);
+    int bad = !mine || !key || nin != st->nsyn;
+    for (size_t i = 0; !bad && i < nin; i++)
+      key[i] = ntw_part_local_lower(e->part, e->rank, got[i].tgt);
+    if (!bad && sort_recs_by_target(&got, nin, key, e->n_local) != 0) bad = 1;
+    in = got;
+    uint64_t *ord = NULL;
     if (!bad) {
-      /* sort local records, remembering their store positions (in w) */
-      for (uint64_t j = 0; j < st->nsyn; j++) memcpy(&mine[j].pad_, &(uint32_t){0}, 4), idx[j] = j;
-      /* pack index into the record by sorting pairs */
-      typedef struct { syn_rec r; uint64_t j; } pair;
-      pair *pp = malloc((st->nsyn + 1) * sizeof *pp);
-      bad = !pp;
-      for (uint64_t j = 0; !bad && j < st->nsyn; j++) pp[j] = (pair){mine[j], j};
-      if (!bad) qsort(pp, st->nsyn, sizeof *pp, cmp_syn); /* r is the first member */
-      for (uint64_t j = 0; !bad && j < st->nsyn; j++) {
-        if (cmp_syn(&pp[j].r, &got[j]) != 0) bad = 2;
-        else st->w[pp[j].j] = got[j].w;
-      }
-      free(pp);
+      for (uint64_t j = 0; j < st->nsyn; j++) key[j] = st->tgt[j];
+      ord = order_by_key(key, st->nsyn, e->n_local);
+      bad = !ord;
     }
-    free(mine), free(idx);
+    for (uint64_t q = 0; !bad && q < st->nsyn; q++) {
+      const uint64_t j = ord[q];
+      if (cmp_syn(&mine[j], &got[q]) != 0) bad = 2;
+      else st->w[j] = got[q].w;
+    }
+    free(ord), free(key), free(mine);
     err = bad ? NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s: the synapses do not match the network (config or seed changed?)", k->path, name) : 0;
   }
   free(in);

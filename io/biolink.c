@@ -104,7 +104,7 @@ size_t ntw_bio_encoded_size(const ntw_bio_msg *m) {
 }
 
 static int check_layout(const ntw_bio_channel *ch, uint32_t n) {
-  static _Thread_local uint64_t seen[NTW_BIO_MAX_CHANNELS / 64];
+  uint64_t seen[NTW_BIO_MAX_CHANNELS / 64]; /* 8 KiB */
   NTW_CHECK(n >= 1 && n <= NTW_BIO_MAX_CHANNELS, NTW_ERR_ARG,
             "biolink: hello.n_channels: %" PRIu32 " (must be 1-%u)", n,
             NTW_BIO_MAX_CHANNELS);
@@ -465,9 +465,12 @@ int ntw_bio_clockfit_get(const ntw_bio_clockfit *f, double *offset_us, double *d
   double ref = (double)f->r[f->n < NTW_BIO_CLOCK_WINDOW ? 0 : f->head];
   double a, b;
   uint32_t used = ls_fit(f, ref, NULL, &a, &b);
-  if (used >= 8) {
-    static _Thread_local double res[NTW_BIO_CLOCK_WINDOW], tmp[NTW_BIO_CLOCK_WINDOW];
-    static _Thread_local unsigned char keep[NTW_BIO_CLOCK_WINDOW];
+  /* Scratch on the heap (a few tens of KiB; rare calls). Without memory the
+   * plain fit stands. */
+  double *res = used >= 8 ? malloc(2 * f->n * sizeof *res) : NULL;
+  unsigned char *keep = res ? malloc(f->n) : NULL;
+  if (keep) {
+    double *tmp = res + f->n;
     for (uint32_t i = 0; i < f->n; i++)
       tmp[i] = res[i] = (double)f->y[i] - (a + b * ((double)f->r[i] - ref));
     double med = median_of(tmp, f->n);
@@ -483,6 +486,8 @@ int ntw_bio_clockfit_get(const ntw_bio_clockfit *f, double *offset_us, double *d
       used = u2;
     }
   }
+  free(res);
+  free(keep);
   /* y(r) = a + b (r - ref); the offset is y at r = 0. */
   *offset_us = a - b * ref;
   *drift_ppm = b * 1e6;
@@ -1035,10 +1040,13 @@ int ntw_biolink_clock_estimate(ntw_biolink *l, double *offset_us, double *drift_
      * the heartbeats it kept; add half the median round trip (symmetric
      * paths, as NTP assumes; the median because the fit dropped the
      * heavy-delay tail). */
-    if (l->rtt_n > 0) {
-      static _Thread_local double tmp[NTW_BIO_CLOCK_WINDOW];
+    double *tmp = l->rtt_n > 0 ? malloc(l->rtt_n * sizeof *tmp) : NULL;
+    if (tmp) {
       memcpy(tmp, l->rtt_ring, l->rtt_n * sizeof *tmp);
       l->est_off += 0.5 * median_of(tmp, l->rtt_n);
+      free(tmp);
+    } else if (l->rtt_n > 0) {
+      l->est_off += 0.5 * l->st.rtt_mean_us;
     }
     l->est_at = l->fit.n_total;
   }

@@ -15,6 +15,7 @@ PKGS=(
   librandom123-dev                      # counter-based random numbers
   libfabric-dev                         # the ofi comm backend (optional)
   libcmocka-dev                         # unit tests
+  libzmq3-dev                           # bio link (ZeroMQ, as BioemuS and Open Ephys)
   python3-h5py python3-numpy python3-matplotlib   # plots, test checks
 )
 missing=()

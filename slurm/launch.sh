@@ -3,6 +3,7 @@
 #   ntwin_root            repository root (NTWIN_ROOT, else the submit dir or this file's)
 #   ntwin_launcher        "srun" when srun supports --mpi=pmix, else "mpirun" (NTWIN_LAUNCHER overrides)
 #   ntwin_launch N ARGS   run ARGS on N ranks with the chosen launcher, binding left to ntwin
+#   ntwin_launch_bg N ARGS  the same in the background, launcher pid in ntwin_step_pid
 #   ntwin_summary DIR     print the key fields of DIR/report.json
 if [ -n "${NTWIN_ROOT:-}" ]; then ntwin_root=$NTWIN_ROOT
 elif [ -f "${SLURM_SUBMIT_DIR:-.}/slurm/launch.sh" ]; then ntwin_root=$SLURM_SUBMIT_DIR
@@ -18,16 +19,25 @@ else ntwin_launcher=mpirun; fi
 if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
 
+# ntwin binds each rank itself with hwloc (--bind core|numa): the launcher must not bind.
+ntwin_launch_cmd() { # N: sets the array ntwin_cmd to the launcher command for N ranks
+  if [ "$ntwin_launcher" = srun ]; then ntwin_cmd=(srun --mpi=pmix --cpu-bind=none -n "$1")
+  else ntwin_cmd=(mpirun --bind-to none -n "$1"); fi
+}
 ntwin_launch() {
   local n=$1; shift
-  # ntwin binds each rank itself with hwloc (--bind core|numa): the launcher must not bind.
-  if [ "$ntwin_launcher" = srun ]; then
-    echo "+ srun --mpi=pmix --cpu-bind=none -n $n $*" >&2
-    srun --mpi=pmix --cpu-bind=none -n "$n" "$@"
-  else
-    echo "+ mpirun --bind-to none -n $n $*" >&2
-    mpirun --bind-to none -n "$n" "$@"
-  fi
+  ntwin_launch_cmd "$n"
+  echo "+ ${ntwin_cmd[*]} $*" >&2
+  "${ntwin_cmd[@]}" "$@"
+}
+# ntwin_launch_bg N ARGS: the same in the background; ntwin_step_pid is the launcher's pid, so
+# a trap in the batch shell can signal it (srun and mpirun forward SIGUSR1/SIGTERM to the ranks).
+ntwin_launch_bg() {
+  local n=$1; shift
+  ntwin_launch_cmd "$n"
+  echo "+ ${ntwin_cmd[*]} $*" >&2
+  "${ntwin_cmd[@]}" "$@" &
+  ntwin_step_pid=$!
 }
 
 ntwin_summary() {

@@ -7,6 +7,9 @@
 #   ntwin-multinode.sbatch one rank per core, and one rank per NUMA domain (--bind numa)
 #   study-array.sbatch     through slurm/submit-study.sh --wait: a 4-task array + merge job
 #   a bad config           must FAIL, non-zero exit, the ntwin error line in its log
+#   ntwin-chain.sbatch     a 3-part chain (warnings sent by scancel --batch --signal=USR1) whose
+#                          spikes equal an uninterrupted mpirun run; a failing part; the maximum
+#                          number of parts, then resuming the stopped chain by hand
 # The daemons this script started are stopped at the end, pass or fail (trap).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -117,5 +120,109 @@ submit bad -n 1 slurm/ntwin-node.sbatch tests/slurm/bad-config.json "$W/bad"
 grep_log "ntwin: error: tests/slurm/bad-config.json: populations\[0\].size" "bad config: error line naming file and field in the job log"
 [ ! -e "$W/bad/report.json" ] && pass "bad config: no report.json" || bad "bad config: report.json left behind"
 
+# 7. a chained long run (slurm/ntwin-chain.sbatch). The time-limit warning is sent by hand, the way
+# Slurm sends it for `#SBATCH --signal=B:USR1@...` (to the batch shell): `scancel --batch
+# --signal=USR1`, as soon as the part's ranks have installed their handler (a real warning needs
+# a time limit of >= 1 min and arrives within ~30 s of its due time: too slow and too random here).
+T_CHAIN=5000
+C=$W/chain
+t_chain=$(date +%s)
+# wait_ready DIR: all $N ranks of the ntwin run writing DIR catch SIGUSR1 (SigCgt bit 10 in /proc):
+# ntwin installs its handler after building the network; a USR1 before that kills the rank.
+wait_ready() {
+  local d=$1 t0=$SECONDS p m k
+  while (( SECONDS - t0 < 90 )); do
+    k=0
+    for p in $(pgrep -x ntwin); do
+      tr '\0' ' ' 2>/dev/null </proc/"$p"/cmdline | grep -q -- "--out $d " || continue
+      m=$(awk '/^SigCgt/{print $2}' /proc/"$p"/status 2>/dev/null)
+      [ -n "$m" ] && (( (0x$m >> 9) & 1 )) && k=$((k + 1))
+    done
+    [ "$k" -ge "$N" ] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+# warn_part NAME DIR: the time-limit warning to the running job NAME once DIR's ranks are ready.
+warn_part() {
+  local jid
+  if ! wait_ready "$2"; then bad "chain $1: $2 never started simulating"; return 1; fi
+  sleep 0.5
+  jid=$(squeue -h -n "$1" -t RUNNING -o %i | head -n1)
+  [ -n "$jid" ] && scancel --batch --signal=USR1 "$jid" && echo "  sent USR1 to the batch shell of job $jid ($(basename "$2"))"
+}
+# wait_chain NAME DIR: until no job NAME is left and DIR/chain.state is final (150 s at most).
+wait_chain() {
+  local t0=$SECONDS
+  while (( SECONDS - t0 < 150 )); do
+    if [ -z "$(squeue -h -n "$1" 2>/dev/null)" ] && grep -q '^chain_status=\(done\|failed\|stopped\)$' "$2/chain.state" 2>/dev/null; then
+      echo "  chain $1 finished after $((SECONDS - t0)) s: $(grep '^chain_message=' "$2/chain.state")"
+      return 0
+    fi
+    sleep 1
+  done
+  bad "chain $1: not finished after 150 s: $(squeue -h -n "$1" 2>&1 | head -3)"; scancel -n "$1"; return 1
+}
+state_is() { grep -q "^chain_status=$2\$" "$1/chain.state" 2>/dev/null; }
+# The uninterrupted reference, directly with mpirun.
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none \
+  timeout 300 mpirun -n "$N" --bind-to none build/src/ntwin run configs/brunel-small.json --out "$W/chain-full" \
+  --t-stop $T_CHAIN --bind none --quiet >"$W/chain-full.log" 2>&1 || { bad "chain: reference run failed"; tail "$W/chain-full.log"; }
+# Part 1 and part 2 get the warning; part 3 runs to the end.
+mkdir -p "$C"
+NTWIN_CHAIN_MAX_PARTS=5 sbatch -n "$N" --time=10 -J chain -o "$C/part-001.log" slurm/ntwin-chain.sbatch \
+  configs/brunel-small.json "$C" $T_CHAIN >/dev/null || bad "chain: sbatch failed"
+warn_part chain "$C/part-001" && warn_part chain "$C/part-002"
+wait_chain chain "$C"
+state_is "$C" done && pass "chain: chain.state says done" || { bad "chain: not done"; cat "$C/chain.state"; tail -n 20 "$C"/part-*.log; }
+nparts=$(ls -d "$C"/part-[0-9][0-9][0-9] 2>/dev/null | wc -l)
+[ "$nparts" -ge 2 ] && pass "chain: $nparts parts" || bad "chain: $nparts part(s), expected >= 2"
+if $PY - "$C" "$nparts" $T_CHAIN <<'PY'
+import json, sys
+c, n, T = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+r = [json.load(open(f"{c}/part-{i:03d}/report.json")) for i in range(1, n + 1)]
+for i, x in enumerate(r, 1):
+    print(f"  part {i}: t = {x['t_start_ms']:g} .. {x['t_start_ms'] + x['t_sim_ms']:g} ms, "
+          f"{x['spikes']} spikes, stopped_by_signal {x['stopped_by_signal']}, restored_from {x['restored_from']}")
+last = r[-1]
+ok = (all(x["stopped_by_signal"] > 0 for x in r[:-1])
+      and abs(last["t_start_ms"] + last["t_sim_ms"] - T) < 1e-6 and last["restored_from"]
+      and last["restored_from"].startswith(f"{c}/part-{n - 1:03d}/checkpoint-")
+      and all(abs(r[i]["t_start_ms"] - r[i - 1]["t_start_ms"] - r[i - 1]["t_sim_ms"]) < 1e-6 for i in range(1, n)))
+sys.exit(0 if ok else 1)
+PY
+then pass "chain: parts 1..$((nparts - 1)) stopped by the signal, contiguous; the last reached $T_CHAIN ms, restored from part $((nparts - 1))'s checkpoint"
+else bad "chain: part reports wrong"; fi
+parts=$(ls -d "$C"/part-[0-9][0-9][0-9] | tr '\n' ' ')
+$PY tests/ckpt_compare.py "$W/chain-full" $parts >"$W/chain.cmp" 2>&1 && pass "chain: $nparts parts' spikes concatenated == the uninterrupted run ($(grep -c identical "$W/chain.cmp") populations)" || { bad "chain: spikes differ"; cat "$W/chain.cmp"; }
+$PY tests/ckpt_compare.py "$W/chain-full" "$C" >"$W/chain-merged.cmp" 2>&1 && pass "chain: merged $C/spikes.h5 (merge_parts.py) == the uninterrupted run" || { bad "chain: merged spikes differ"; cat "$W/chain-merged.cmp"; }
+grep -q "SIGUSR1 (time-limit warning) received; forwarding" "$C/part-001.log" && grep -q "ntwin: stopped by signal 10" "$C/part-001.log" &&
+  grep -q -- "--dependency=afterok:" "$C/part-001.log" && pass "chain: part 1 forwarded the warning, ntwin stopped on signal 10, resubmitted afterok" || { bad "chain: part-001.log"; tail -n 20 "$C/part-001.log"; }
+
+# 8. the chain stops: a bad config fails part 1 (exit != 0, clear message, nothing resubmitted);
+# NTWIN_CHAIN_MAX_PARTS=1 stops after the first warned part; the same command with a larger
+# maximum continues from the state file to the end.
+submit chain-bad -n 1 slurm/ntwin-chain.sbatch tests/slurm/bad-config.json "$W/chain-bad" 100
+{ [ $rc -ne 0 ] && [ $rc -ne 124 ] && state_is "$W/chain-bad" failed && [ ! -e "$W/chain-bad/part-002" ]; } &&
+  pass "chain: a failed part stops the chain (exit $rc, state failed)" || bad "chain: bad config: exit $rc"
+grep_log "CHAIN STOPPED: part 1 (job [0-9]*) failed" "chain: the failed part's message"
+C2=$W/chain-max
+mkdir -p "$C2"
+NTWIN_CHAIN_MAX_PARTS=1 sbatch -n "$N" --time=10 -J chain-max -o "$C2/part-001.log" slurm/ntwin-chain.sbatch \
+  configs/brunel-small.json "$C2" $T_CHAIN >/dev/null || bad "chain-max: sbatch failed"
+warn_part chain-max "$C2/part-001"
+wait_chain chain-max "$C2"
+state_is "$C2" stopped && grep -q "CHAIN STOPPED: the maximum of 1 parts" "$C2/part-001.log" && [ ! -e "$C2/part-002" ] &&
+  pass "chain: stops at NTWIN_CHAIN_MAX_PARTS=1 with a message" || { bad "chain-max: did not stop at the maximum"; tail -n 5 "$C2/part-001.log"; }
+log="$W/chain-max-2.out"
+NTWIN_CHAIN_MAX_PARTS=3 timeout 300 sbatch --wait -n "$N" --time=10 -J chain-max -o "$log" slurm/ntwin-chain.sbatch \
+  configs/brunel-small.json "$C2" $T_CHAIN >/dev/null
+rc=$?
+{ [ $rc -eq 0 ] && state_is "$C2" done && grep -q "continues from $C2/part-001/checkpoint-" "$log" &&
+  $PY tests/ckpt_compare.py "$W/chain-full" "$C2/part-001" "$C2/part-002" >"$W/chain-max.cmp" 2>&1; } &&
+  pass "chain: resubmitted by hand, part 2 continued from the state file to $T_CHAIN ms, spikes identical" ||
+  { bad "chain-max: resume (exit $rc)"; tail -n 10 "$log"; cat "$W/chain-max.cmp" 2>/dev/null; }
+
+echo "  (chain cases: $(( $(date +%s) - t_chain )) s)"
 echo "== slurm tests: $fails failure(s), $(( $(date +%s) - t_start )) s"
 [ $fails -eq 0 ]

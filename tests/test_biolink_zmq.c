@@ -3,7 +3,7 @@
  *  - stream: HELLO, 10,000 spike events in batches and heartbeats arrive all,
  *    in order; stimulation commands sent back arrive; nothing counted bad.
  *  - clock: the biology's clock runs at 1.0001x with a 5 s offset; the twin's
- *    estimate is within 1 ppm and 100 µs (tolerances justified below).
+ *    estimate is within 1 ppm and 200 µs (tolerances justified below).
  *  - flood: the biology sends far faster than the twin reads; no send blocks,
  *    the sender counts its drops and the twin counts the same number lost.
  * Every wait has a deadline; a test that cannot finish fails, never hangs. */
@@ -303,7 +303,11 @@ static void *bio_clock_side(void *arg) {
  * ~ 2 µs for sigma = 50 µs, ~ 50 µs for a bad 1.4 ms. A sign error in the
  * drift would miss by 300 ms, a missing delay correction by the one-way
  * delay (the printout shows both). Measured on 2 cores: a few µs and
- * < 0.01 ppm when quiet. */
+ * < 0.01 ppm when quiet, but up to 99 µs in 25 runs while the machine ran
+ * other MPI jobs (two threads sharing 2 busy cores make the delays
+ * asymmetric), so the bound is 200 µs: still far below the 300 ms of a
+ * drift sign error, while a test that flakes under load would teach
+ * nothing. */
 static void test_clock_estimate(void **state) {
   (void)state;
   vclock v = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -350,7 +354,7 @@ static void test_clock_estimate(void **state) {
   assert_true(t->rtt_count >= N_HB * 95 / 100); /* a negative sample is skipped */
   assert_true(t->rtt_min_us > 0);
   assert_true(fabs(drift - 100.0) < 1.0);
-  assert_true(fabs(off - TRUE_OFFSET_US) < 100.0);
+  assert_true(fabs(off - TRUE_OFFSET_US) < 200.0);
   ntw_bio_msg_free(&m);
   ntw_biolink_close(&twin);
   ntw_biolink_close(&bio);

@@ -151,17 +151,18 @@ warn_part() {
   jid=$(squeue -h -n "$1" -t RUNNING -o %i | head -n1)
   [ -n "$jid" ] && scancel --batch --signal=USR1 "$jid" && echo "  sent USR1 to the batch shell of job $jid ($(basename "$2"))"
 }
-# wait_chain NAME DIR: until no job NAME is left and DIR/chain.state is final (150 s at most).
+# wait_chain NAME DIR: until no job NAME is left and DIR/chain.state is final (300 s at most:
+# a loaded 2-core machine runs the parts slowly).
 wait_chain() {
   local t0=$SECONDS
-  while (( SECONDS - t0 < 150 )); do
+  while (( SECONDS - t0 < 300 )); do
     if [ -z "$(squeue -h -n "$1" 2>/dev/null)" ] && grep -q '^chain_status=\(done\|failed\|stopped\)$' "$2/chain.state" 2>/dev/null; then
       echo "  chain $1 finished after $((SECONDS - t0)) s: $(grep '^chain_message=' "$2/chain.state")"
       return 0
     fi
     sleep 1
   done
-  bad "chain $1: not finished after 150 s: $(squeue -h -n "$1" 2>&1 | head -3)"; scancel -n "$1"; return 1
+  bad "chain $1: not finished after 300 s: $(squeue -h -n "$1" 2>&1 | head -3)"; scancel -n "$1"; return 1
 }
 state_is() { grep -q "^chain_status=$2\$" "$1/chain.state" 2>/dev/null; }
 # The uninterrupted reference, directly with mpirun.

@@ -65,6 +65,9 @@ SlurmdParameters=config_overrides
 MpiDefault=pmix
 ReturnToService=2
 MinJobAge=5
+# Run the main scheduling loop every 2 s (default 60): chained jobs wait on
+# afterok dependencies, which only this loop releases.
+SchedulerParameters=sched_interval=2
 MailProg=/bin/true
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP

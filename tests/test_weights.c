@@ -35,33 +35,14 @@
 #include "partition/partition.h"
 #include "weight_recorder.h"
 
+#include "testlib.h"
+
+/* Shared helpers (testlib.h) under this file's historical names. */
+typedef ntw_test_sim sim;
+#define sim_free ntw_test_sim_free
+#define sim_build(s, j, st) ntw_test_sim_build((s), (j), MPI_COMM_WORLD, (st))
+
 static const char *g_dir = ".";
-
-typedef struct {
-  ntw_config *cfg;
-  ntw_part *part;
-  ntw_comm *comm;
-  ntw_engine *eng;
-} sim;
-
-static void sim_build(sim *s, const char *json, const char *strategy) {
-  memset(s, 0, sizeof *s);
-  int P;
-  MPI_Comm_size(MPI_COMM_WORLD, &P);
-  int err = ntw_config_parse(json, strlen(json), "test.json", &s->cfg);
-  if (!err) err = ntw_part_create(strategy, s->cfg->n_neurons, P, &s->part);
-  if (!err) err = ntw_comm_create("mpi", MPI_COMM_WORLD, &s->comm);
-  if (!err) err = ntw_engine_create(s->cfg, s->comm, s->part, &s->eng);
-  if (err) fprintf(stderr, "%s\n", ntw_error_msg());
-  assert_int_equal(err, 0);
-}
-
-static void sim_free(sim *s) {
-  ntw_engine_destroy(&s->eng);
-  ntw_comm_destroy(&s->comm);
-  ntw_part_destroy(&s->part);
-  ntw_config_destroy(&s->cfg);
-}
 
 /* Runs the config to t_stop with the weight recorder into DIR/name. */
 static void run_recorded(const char *json, const char *strategy, const char *path) {

@@ -174,36 +174,6 @@ static void test_psp_closed_form(void **state) {
 
 /* ---- DC ---- */
 
-static double crossing(double y0, double yinf, double theta, double tau) {
-  return tau * log((yinf - y0) / (yinf - theta));
-}
-
-static void check_lif_train(const spikes *all, uint64_t gid, double t_first_start,
-                            double I, double tau, double C, double theta,
-                            double vreset, double v0, double tref, double dt,
-                            double t_stop) {
-  double yinf = I * tau / C;
-  double T0 = crossing(v0, yinf, theta, tau), Tr = crossing(vreset, yinf, theta, tau);
-  /* Guard: the closed form must not sit on a grid point (rounding). */
-  assert_true(fabs(T0 / dt - round(T0 / dt)) > 1e-6);
-  assert_true(fabs(Tr / dt - round(Tr / dt)) > 1e-6);
-  double expect = t_first_start + ceil(T0 / dt) * dt;
-  double isi = round(tref / dt) * dt + ceil(Tr / dt) * dt;
-  size_t k = 0;
-  for (size_t i = 0; i < all->n; i++) {
-    if (all->gid[i] != gid) continue;
-    assert_true(fabs(all->t[i] - expect) < 1e-9 * (1 + expect));
-    expect += isi;
-    k++;
-  }
-  size_t n_expected = 0;
-  for (double t = t_first_start + ceil(T0 / dt) * dt; t <= t_stop + 1e-9; t += isi) n_expected++;
-  print_message("  gid %llu: %zu spikes, first at %.1f ms, ISI %.1f ms\n",
-                (unsigned long long)gid, k, t_first_start + ceil(T0 / dt) * dt, isi);
-  assert_int_equal(k, n_expected);
-  assert_true(k >= 3);
-}
-
 static void test_dc_exact(void **state) {
   (void)state;
   /* A: I_e = 500 pA from t = 0 (V_m defaults to E_L = -65). B: the same
@@ -231,9 +201,9 @@ static void test_dc_exact(void **state) {
     assert_int_equal(ntw_engine_add_hook(m.eng, NTW_HOOK_AFTER_WINDOW, collect, &loc), 0);
     assert_int_equal(ntw_engine_run(m.eng, ntw_engine_steps(m.eng, 100.0)), 0);
     gather(&loc, &all);
-    check_lif_train(&all, 0, 0.0, 500, 10, 250, 15, 0, 0, 2, 0.1, 100.0);
-    check_lif_train(&all, 1, 7.3, 500, 10, 250, 15, 0, 0, 2, 0.1, 100.0);
-    check_lif_train(&all, 2, 0.0, 370, 20, 250, 20, 10, 5, 2.5, 0.1, 100.0);
+    ntw_test_check_lif_train(&all, 0, 0.0, 500, 10, 250, 15, 0, 0, 2, 0.1, 100.0);
+    ntw_test_check_lif_train(&all, 1, 7.3, 500, 10, 250, 15, 0, 0, 2, 0.1, 100.0);
+    ntw_test_check_lif_train(&all, 2, 0.0, 370, 20, 250, 20, 10, 5, 2.5, 0.1, 100.0);
     sim_free(&m);
   }
 }

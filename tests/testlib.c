@@ -1,5 +1,6 @@
 #include "testlib.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,3 +122,36 @@ int ntw_test_main(int argc, char **argv, const struct CMUnitTest *tests, size_t 
   MPI_Finalize();
   return any ? 1 : 0;
 }
+
+/* With y_inf = I tau / C, the first crossing of theta from y0 is at
+ * tau ln((y_inf - y0) / (y_inf - theta)). */
+static double crossing(double y0, double yinf, double theta, double tau) {
+  return tau * log((yinf - y0) / (yinf - theta));
+}
+
+void ntw_test_check_lif_train(const ntw_test_spikes *all, uint64_t gid, double t_first_start,
+                              double I, double tau, double C, double theta,
+                              double vreset, double v0, double tref, double dt,
+                              double t_stop) {
+  double yinf = I * tau / C;
+  double T0 = crossing(v0, yinf, theta, tau), Tr = crossing(vreset, yinf, theta, tau);
+  /* Guard: the closed form must not sit on a grid point (rounding). */
+  assert_true(fabs(T0 / dt - round(T0 / dt)) > 1e-6);
+  assert_true(fabs(Tr / dt - round(Tr / dt)) > 1e-6);
+  double expect = t_first_start + ceil(T0 / dt) * dt;
+  double isi = round(tref / dt) * dt + ceil(Tr / dt) * dt;
+  size_t k = 0;
+  for (size_t i = 0; i < all->n; i++) {
+    if (all->gid[i] != gid) continue;
+    assert_true(fabs(all->t[i] - expect) < 1e-9 * (1 + expect));
+    expect += isi;
+    k++;
+  }
+  size_t n_expected = 0;
+  for (double t = t_first_start + ceil(T0 / dt) * dt; t <= t_stop + 1e-9; t += isi) n_expected++;
+  print_message("  gid %llu: %zu spikes, first at %.1f ms, ISI %.1f ms\n",
+                (unsigned long long)gid, k, t_first_start + ceil(T0 / dt) * dt, isi);
+  assert_int_equal(k, n_expected);
+  assert_true(k >= 3);
+}
+

@@ -51,6 +51,15 @@ void ntw_test_gather(const ntw_test_spikes *loc, ntw_test_spikes *all, MPI_Comm 
 void ntw_test_spikes_reserve(ntw_test_spikes *s, size_t n);
 void ntw_test_spikes_free(ntw_test_spikes *s);
 
+/* Spike train of LIF neuron gid under constant current I (pA) from
+ * t_first_start (ms), starting at v0 (mV above E_L): each spike at the
+ * closed-form crossing of theta rounded up to the grid, then every
+ * t_ref + crossing from vreset; exactly that many up to t_stop. Asserts. */
+void ntw_test_check_lif_train(const ntw_test_spikes *all, uint64_t gid,
+                              double t_first_start, double I, double tau,
+                              double C, double theta, double vreset, double v0,
+                              double tref, double dt, double t_stop);
+
 /* MPI_Init, run the group (stdout of ranks > 0 silenced), MPI_Finalize;
  * returns 1 if any rank failed. */
 int ntw_test_main(int argc, char **argv, const struct CMUnitTest *tests, size_t n);

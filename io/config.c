@@ -861,6 +861,7 @@ static int parse_record_weights(const cfg_ctx *c, ntw_config *cfg,
                         "(also in record.weights[%zu]) (got %s)", k, j,
                         jshow(v).s);
     wr->proj = (int)k;
+    cfg->projs[k].indexed = true;
     NTW_TRY(req_num(c, jw, where.s, "interval", &wr->interval));
     if (!(wr->interval > 0.0))
       return CFG_FAIL(c, fld(where.s, "interval").s, "must be > 0 ms (got %s)",

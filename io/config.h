@@ -142,6 +142,10 @@ typedef struct {
   char syn_model[NTW_NAME_MAX]; /* "static" unless "synapse" says otherwise */
   size_t nsyn_params;
   ntw_param *syn_params; /* constants only; validated by the engine */
+  /* The engine keeps an index of this projection's synapses (only needed
+   * for static ones, which share one store): set for projections whose
+   * weights are recorded or changed at run time (the twin's assimilation). */
+  bool indexed;
 } ntw_proj_cfg;
 
 typedef enum {

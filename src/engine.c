@@ -1,6 +1,7 @@
 /* engine.c - network build and the window loop (see engine.h). */
 #include "engine.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,10 +333,11 @@ static int build_synapses(ntw_engine *e) {
   e->stores = calloc(cfg->nprojs + 1, sizeof *e->stores);
   NTW_ALLOC_CHECK(e->stores);
   NTW_TRY(ntw_syn_setup(e, &e->stores[e->nstores++], -1));
-  /* Index the static projections whose weights are recorded, so that
-   * ntw_engine_foreach_projection_synapse can walk just them. */
-  for (size_t r = 0; r < cfg->nwrecs; r++) {
-    const int k = cfg->wrecs[r].proj;
+  /* Index the static projections whose weights are recorded or changed at
+   * run time, so that ntw_engine_foreach_projection_synapse and
+   * ntw_engine_map_weights can walk just them. */
+  for (size_t k = 0; k < cfg->nprojs; k++) {
+    if (!cfg->projs[k].indexed) continue;
     if (strcmp(cfg->projs[k].syn_model, "static") != 0) continue;
     syn_store *st0 = &e->stores[0];
     if (!st0->seg) {
@@ -620,7 +622,7 @@ void ntw_engine_destroy(ntw_engine **pe) {
   if (e->i_dc != e->i_ext) free(e->i_dc);
   free(e->poisson), free(e->dc), free(e->i_ext);
   for (size_t k = 0; k < e->nstores; k++) ntw_syn_free(&e->stores[k], e->cfg->nprojs);
-  free(e->stores), free(e->forced);
+  free(e->stores), free(e->forced), free(e->live);
   free(e->gids);
   free(e->trow), free(e->tranks), free(e->ring);
   free(e->win_lidx), free(e->win_gid), free(e->win_step), free(e->upd_buf);
@@ -806,6 +808,22 @@ static int emit(ntw_engine *e, size_t b, uint32_t li, int64_t s) {
   return 0;
 }
 
+static int emit_forced(ntw_engine *e, const forced_spike *f, size_t n,
+                       size_t *next, int64_t s, size_t step_first) {
+  for (; *next < n && f[*next].step <= s; ++*next) {
+    const forced_spike *x = &f[*next];
+    if (x->step < s) continue; /* before the run started (restart) */
+    bool dup = false;
+    for (size_t k = step_first; k < e->win_n && !dup; k++)
+      dup = e->win_lidx[k] == x->lidx;
+    if (dup) continue;
+    size_t b = 0;
+    while (x->lidx >= e->blocks[b].lo + e->blocks[b].n) b++;
+    NTW_TRY(emit(e, b, x->lidx, s));
+  }
+  return 0;
+}
+
 int ntw_engine_run(ntw_engine *e, int64_t until) {
   double wall0 = MPI_Wtime();
   const uint64_t nl = e->n_local;
@@ -838,19 +856,10 @@ int ntw_engine_run(ntw_engine *e, int64_t until) {
         for (size_t k = 0; k < ns; k++)
           NTW_TRY(emit(e, b, (uint32_t)pb->lo + e->upd_buf[k], s));
       }
-      /* Forced spikes (spike_times) of this step, unless already emitted. */
-      for (; e->next_forced < e->nforced && e->forced[e->next_forced].step <= s;
-           e->next_forced++) {
-        const forced_spike *f = &e->forced[e->next_forced];
-        if (f->step < s) continue; /* before the run started (restart) */
-        bool dup = false;
-        for (size_t k = step_first; k < e->win_n && !dup; k++)
-          dup = e->win_lidx[k] == f->lidx;
-        if (dup) continue;
-        size_t b = 0;
-        while (f->lidx >= e->blocks[b].lo + e->blocks[b].n) b++;
-        NTW_TRY(emit(e, b, f->lidx, s));
-      }
+      /* Forced spikes of this step (spike_times stimuli, then those forced
+       * at run time), unless the neuron already spiked in it. */
+      NTW_TRY(emit_forced(e, e->forced, e->nforced, &e->next_forced, s, step_first));
+      NTW_TRY(emit_forced(e, e->live, e->nlive, &e->next_live, s, step_first));
       for (int p = 0; p < e->nports; p++)
         memset(slot + (size_t)p * e->ring_port, 0, nl * sizeof *slot);
     }
@@ -869,6 +878,78 @@ int ntw_engine_run(ntw_engine *e, int64_t until) {
 /* ------------------------------------------------------------------ */
 
 void ntw_engine_request_stop(ntw_engine *e) { e->stop_requested = true; }
+
+int ntw_engine_force_spikes(ntw_engine *e, const uint64_t *gids,
+                            const int64_t *stamps, size_t n) {
+  for (size_t k = 0; k < n; k++) {
+    NTW_CHECK(gids[k] < e->n_global, NTW_ERR_ARG,
+              "forced spike of neuron %" PRIu64 ": the network has %" PRIu64,
+              gids[k], e->n_global);
+    NTW_CHECK(stamps[k] - 1 >= e->step, NTW_ERR_ARG,
+              "forced spike of neuron %" PRIu64 " at %g ms: that step was "
+              "already executed (the engine is at %g ms)",
+              gids[k], stamps[k] * e->dt, e->step * e->dt);
+  }
+  /* Drop what was consumed, then append the local ones and re-sort (the
+   * queue holds a few windows of events at most). */
+  if (e->next_live) {
+    memmove(e->live, e->live + e->next_live,
+            (e->nlive - e->next_live) * sizeof *e->live);
+    e->nlive -= e->next_live;
+    e->next_live = 0;
+  }
+  if (e->nlive + n > e->live_cap) {
+    size_t cap = e->live_cap ? e->live_cap : 256;
+    while (cap < e->nlive + n) cap *= 2;
+    forced_spike *nl = realloc(e->live, cap * sizeof *nl);
+    NTW_ALLOC_CHECK(nl);
+    e->live = nl;
+    e->live_cap = cap;
+  }
+  for (size_t k = 0; k < n; k++) {
+    if (ntw_part_owner(e->part, gids[k]) != e->rank) continue;
+    e->live[e->nlive++] = (forced_spike){
+        stamps[k] - 1, (uint32_t)ntw_part_local_lower(e->part, e->rank, gids[k])};
+  }
+  qsort(e->live, e->nlive, sizeof *e->live, cmp_forced);
+  return 0;
+}
+
+int ntw_engine_map_weights(ntw_engine *e, int proj, ntw_weight_map_fn fn,
+                           void *ctx) {
+  const ntw_config *cfg = e->cfg;
+  if (proj < 0) {
+    for (size_t k = 0; k < e->nstores; k++) {
+      syn_store *st = &e->stores[k];
+      for (uint64_t i = 0; i < st->src_n; i++)
+        for (uint64_t j = st->row[i]; j < st->row[i + 1]; j++)
+          fn(st->src_first + i, e->gids[st->tgt[j]], &st->w[j], ctx);
+    }
+    return 0;
+  }
+  NTW_CHECK((size_t)proj < cfg->nprojs, NTW_ERR_ARG,
+            "no projection %d (the config has %zu)", proj, cfg->nprojs);
+  syn_store *st = NULL;
+  const uint64_t *lo = NULL, *hi = NULL;
+  if (strcmp(cfg->projs[proj].syn_model, "static") == 0) {
+    st = &e->stores[0];
+    NTW_CHECK(st->seg && st->seg[proj], NTW_ERR_NOTSUP,
+              "projection %d is static and not indexed (record its weights "
+              "or assimilate it)", proj);
+    lo = st->seg[proj];
+    hi = lo + st->src_n;
+  } else {
+    for (size_t k = 1; k < e->nstores && !st; k++)
+      if (e->stores[k].proj == proj) st = &e->stores[k];
+    NTW_CHECK(st, NTW_ERR_INTERNAL, "no synapse store for projection %d", proj);
+  }
+  for (uint64_t i = 0; i < st->src_n; i++) {
+    const uint64_t j0 = lo ? lo[i] : st->row[i], j1 = hi ? hi[i] : st->row[i + 1];
+    for (uint64_t j = j0; j < j1; j++)
+      fn(st->src_first + i, e->gids[st->tgt[j]], &st->w[j], ctx);
+  }
+  return 0;
+}
 
 int64_t ntw_engine_steps(const ntw_engine *e, double t_ms) {
   return (int64_t)llround(t_ms / e->dt);

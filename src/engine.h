@@ -104,6 +104,29 @@ void ntw_engine_foreach_synapse(const ntw_engine *e, ntw_synapse_fn fn,
 int ntw_engine_foreach_projection_synapse(const ntw_engine *e, int proj,
                                           ntw_synapse_fn fn, void *ctx);
 
+/* Force local neurons to spike at run time, e.g. the twin's mirror neurons
+ * with recorded bio spikes, or a culture's neurons activated by a
+ * stimulation. stamps are spike times in steps (time = stamp * dt) and must
+ * be later than the last executed step (stamp - 1 >= the next step to
+ * execute): NTW_ERR_ARG otherwise, and nothing is queued. Every rank may be
+ * given the same list: gids owned by other ranks are ignored. The spikes
+ * are emitted like a neuron's own (recorded, counted, sent to targets,
+ * STDP post history); a neuron that already spikes in that step does not
+ * spike twice. Not collective. Not saved in checkpoints. */
+int ntw_engine_force_spikes(ntw_engine *e, const uint64_t *gids,
+                            const int64_t *stamps, size_t n);
+
+/* Calls fn with a pointer to the weight of every synapse stored on this
+ * rank (proj < 0) or of projection proj only; fn may change it (a culture's
+ * hidden changes, the twin's assimilation). Same order as
+ * ntw_engine_foreach_synapse. A static projection must be indexed
+ * (ntw_proj_cfg.indexed), otherwise NTW_ERR_NOTSUP. Not collective: to
+ * keep ranks consistent, every rank must apply the same rule. */
+typedef void (*ntw_weight_map_fn)(uint64_t src, uint64_t tgt, float *w,
+                                  void *ctx);
+int ntw_engine_map_weights(ntw_engine *e, int proj, ntw_weight_map_fn fn,
+                           void *ctx);
+
 void ntw_engine_get_stats(const ntw_engine *e, ntw_engine_stats *st);
 const ntw_config *ntw_engine_config(const ntw_engine *e);
 const ntw_part *ntw_engine_part(const ntw_engine *e);

@@ -141,6 +141,11 @@ struct ntw_engine {
 
   forced_spike *forced; /* spike_times stimuli, sorted by step */
   size_t nforced, next_forced;
+  /* Spikes forced at run time (ntw_engine_force_spikes: the twin's bio
+   * events, a culture's stimulation), sorted by step; [next_live, nlive)
+   * are still to come. */
+  forced_spike *live;
+  size_t nlive, next_live, live_cap;
 
   /* For each local neuron, the ranks holding targets of it (CSR). */
   uint64_t *trow;

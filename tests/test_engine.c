@@ -133,6 +133,83 @@ static void test_delivery_time(void **state) {
   }
 }
 
+/* Spikes forced at run time (a BEFORE_WINDOW hook, as the twin does) reach
+ * the targets after exactly the delay, whatever rank owns the source; a
+ * spike in a step already executed is refused; map_weights changes what the
+ * next spikes deliver. Source S (spike_source, 4 neurons) -> T one_to_one,
+ * 2.0 ms, weight 20 mV (T's threshold 15 mV: one input spike = one spike). */
+typedef struct {
+  int calls;
+  int refused;
+} force_ctx;
+
+static int force_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
+  force_ctx *f = ctx;
+  (void)hi;
+  f->calls++;
+  if (lo == 40) { /* window [4.0, 6.0) ms: S0 at 5.3 ms, S2 at 5.7 ms */
+    const uint64_t g[] = {0, 2};
+    const int64_t st[] = {53, 57};
+    assert_int_equal(ntw_engine_force_spikes(e, g, st, 2), 0);
+  }
+  if (lo == 100) { /* a step already executed is refused, nothing queued */
+    const uint64_t g[] = {1, 3};
+    const int64_t st[] = {150, 80};
+    f->refused = ntw_engine_force_spikes(e, g, st, 2) != 0;
+    /* queue S3 for a later window (12.0 ms) */
+    const uint64_t g2[] = {3};
+    const int64_t st2[] = {120};
+    assert_int_equal(ntw_engine_force_spikes(e, g2, st2, 1), 0);
+  }
+  return 0;
+}
+
+static void halve(uint64_t src, uint64_t tgt, float *w, void *ctx) {
+  (void)src, (void)tgt;
+  ++*(int *)ctx;
+  *w *= 0.5f;
+}
+
+static void test_force_and_map(void **state) {
+  (void)state;
+  const char *json =
+      "{\"simulation\": {\"dt\": 0.1, \"t_stop\": 30.0},"
+      " \"populations\": [{\"name\": \"S\", \"model\": \"spike_source\", \"size\": 4},"
+      " {\"name\": \"T\", \"model\": \"iaf_psc_delta\", \"size\": 4,"
+      "  \"params\": {\"E_L\": 0, \"V_th\": 15, \"V_reset\": 0, \"V_m\": 0, \"t_ref\": 2}}],"
+      " \"projections\": [{\"source\": \"S\", \"target\": \"T\", \"rule\": \"one_to_one\","
+      "  \"weight\": 20, \"delay\": 2.0}],"
+      " \"record\": {\"weights\": [{\"projection\": 0, \"interval\": 100}]}}";
+  const char *strategies[] = {"round_robin", "block"};
+  for (int s = 0; s < 2; s++) {
+    sim m;
+    sim_build(&m, json, MPI_COMM_WORLD, strategies[s]);
+    force_ctx fc = {0};
+    spikes loc = {0}, all = {0};
+    assert_int_equal(ntw_engine_add_hook(m.eng, NTW_HOOK_BEFORE_WINDOW, force_hook, &fc), 0);
+    assert_int_equal(ntw_engine_add_hook(m.eng, NTW_HOOK_AFTER_WINDOW, collect, &loc), 0);
+    assert_int_equal(ntw_engine_run(m.eng, ntw_engine_steps(m.eng, 11.0)), 0);
+    assert_true(fc.refused);
+    /* halve every weight: S3's spike at 12 ms then gives 10 mV, no spike */
+    int nmap = 0;
+    assert_int_equal(ntw_engine_map_weights(m.eng, 0, halve, &nmap), 0);
+    int nsum = 0;
+    MPI_Allreduce(&nmap, &nsum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    assert_int_equal(nsum, 4);
+    assert_int_equal(ntw_engine_run(m.eng, ntw_engine_steps(m.eng, 30.0)), 0);
+    gather(&loc, &all);
+    /* S0 5.3, S2 5.7, S3 12.0; T0 at 7.3, T2 at 7.7, T3 none */
+    const uint64_t eg[] = {0, 2, 3, 4, 6};
+    const double et[] = {5.3, 5.7, 12.0, 7.3, 7.7};
+    assert_int_equal(all.n, 5);
+    for (size_t i = 0; i < all.n; i++) {
+      assert_int_equal(all.gid[i], eg[i]);
+      assert_true(fabs(all.t[i] - et[i]) < 1e-9);
+    }
+    sim_free(&m);
+  }
+}
+
 /* Order-independent digest of a synapse set. */
 typedef struct {
   uint64_t n, sum, xsum;
@@ -346,6 +423,7 @@ static void test_fixed_total_number(void **state) {
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_lif_exact),
     cmocka_unit_test(test_delivery_time),
+    cmocka_unit_test(test_force_and_map),
     cmocka_unit_test(test_build_matches_serial),
     cmocka_unit_test(test_fixed_indegree_properties),
     cmocka_unit_test(test_fixed_total_number),

@@ -54,7 +54,36 @@ static const char *const stim_names[] = {"poisson", "dc", "spike_times",
                                           "noise"};
 
 static const char *const top_keys[] = {"simulation", "populations",
-                                       "projections", "stimuli", "record"};
+                                       "projections", "stimuli", "record",
+                                       "twin"};
+/* The bio link's default endpoints (io/biolink.h; repeated so that the
+ * config library does not depend on ZeroMQ). */
+#define NTW_BIO_EVENTS_DEFAULT_CFG "tcp://127.0.0.1:5557"
+#define NTW_BIO_COMMANDS_DEFAULT_CFG "tcp://127.0.0.1:5559"
+static const char *const regime_names[] = {"offline", "replay", "twin",
+                                           "closed-loop"};
+static const char *const late_names[] = {"drop", "shift", "abort"};
+static const char *const stimpol_names[] = {"off", "periodic", "burst"};
+static const char *const twin_keys[] = {"regime", "source", "mirror",
+                                        "predict", "assimilate", "fidelity",
+                                        "timing", "stimulation"};
+static const char *const tsrc_keys[] = {"kind", "path", "format", "from_s",
+                                        "to_s", "pace", "events", "commands",
+                                        "max_msg_bytes"};
+static const char *const tsrc_kinds[] = {"link", "file"};
+static const char *const tass_keys[] = {"projection", "eta", "a", "tau_ms",
+                                        "w_min", "w_max", "every_ms",
+                                        "until_s"};
+static const char *const tfid_keys[] = {"delta_ms", "interval_ms",
+                                        "rate_bin_ms"};
+static const char *const ttim_keys[] = {"late_policy", "allowance_ms",
+                                        "slack_ms", "peer_timeout_ms",
+                                        "heartbeat_ms", "start_timeout_ms"};
+static const char *const tstim_keys[] = {"policy", "electrodes", "amplitude",
+                                         "duration_us", "period_ms",
+                                         "horizon_ms", "refractory_ms",
+                                         "factor", "alternate_s", "pulses",
+                                         "pulse_interval_ms"};
 static const char *const sim_keys[] = {"dt",        "t_stop", "seed",
                                        "partition", "bind",   "comm"};
 static const char *const pop_keys[] = {"name", "model", "size", "params"};
@@ -898,6 +927,274 @@ static int parse_record(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
   return parse_record_weights(c, cfg, rec);
 }
 
+const char *ntw_regime_name(ntw_regime r) {
+  return (unsigned)r < NTW_ARRAY_LEN(regime_names) ? regime_names[r] : "?";
+}
+
+/* A number in [lo, hi] (optional, default def). */
+static int num_in(const cfg_ctx *c, json_t *obj, const char *where,
+                  const char *key, double def, double lo, double hi,
+                  double *out) {
+  NTW_TRY(opt_num(c, obj, where, key, def, out));
+  if (!(*out >= lo && *out <= hi))
+    return CFG_FAIL(c, fld(where, key).s, "must be in [%g, %g] (got %s)", lo,
+                    hi, jshow(json_object_get(obj, key)).s);
+  return 0;
+}
+
+static int str_into(const cfg_ctx *c, json_t *obj, const char *where,
+                    const char *key, const char *def, char *dst, size_t cap) {
+  json_t *v = json_object_get(obj, key);
+  if (v == NULL) {
+    snprintf(dst, cap, "%s", def);
+    return 0;
+  }
+  if (!json_is_string(v) || json_string_length(v) == 0 ||
+      json_string_length(v) >= cap)
+    return CFG_FAIL(c, fld(where, key).s,
+                    "must be a non-empty string of at most %zu characters "
+                    "(got %s)",
+                    cap - 1, jshow(v).s);
+  memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+  return 0;
+}
+
+static int opt_choice(const cfg_ctx *c, json_t *obj, const char *where,
+                      const char *key, const char *what,
+                      const char *const *names, size_t n, int def, int *out) {
+  json_t *v = json_object_get(obj, key);
+  *out = def;
+  return v ? choice_value(c, v, fld(where, key).s, what, names, n, out) : 0;
+}
+
+static int opt_obj(const cfg_ctx *c, json_t *parent, const char *where,
+                   const char *key, const char *const *keys, size_t nkeys,
+                   json_t **out) {
+  *out = json_object_get(parent, key);
+  if (*out == NULL) {
+    *out = json_object(); /* defaults everywhere; freed by the caller */
+    return 0;
+  }
+  NTW_TRY(need_object(c, *out, fld(where, key).s));
+  NTW_TRY(check_keys(c, *out, fld(where, key).s, keys, nkeys));
+  json_incref(*out);
+  return 0;
+}
+
+static int parse_twin_source(const cfg_ctx *c, ntw_twin_cfg *t, json_t *jt) {
+  json_t *js;
+  NTW_TRY(opt_obj(c, jt, "twin", "source", tsrc_keys,
+                  NTW_ARRAY_LEN(tsrc_keys), &js));
+  int err = 0, kind;
+  const char *w = "twin.source";
+  NTW_GOTO(err, opt_choice(c, js, w, "kind", "source kind", tsrc_kinds, 2, 0,
+                           &kind), out);
+  t->from_file = kind == 1;
+  NTW_GOTO(err, str_into(c, js, w, "events", NTW_BIO_EVENTS_DEFAULT_CFG,
+                         t->events, sizeof t->events), out);
+  NTW_GOTO(err, str_into(c, js, w, "commands", NTW_BIO_COMMANDS_DEFAULT_CFG,
+                         t->commands, sizeof t->commands), out);
+  NTW_GOTO(err, str_into(c, js, w, "format", "auto", t->format,
+                         sizeof t->format), out);
+  NTW_GOTO(err, str_into(c, js, w, "path", "", t->file, sizeof t->file), out);
+  NTW_GOTO(err, num_in(c, js, w, "from_s", 0, 0, 1e9, &t->from_s), out);
+  NTW_GOTO(err, num_in(c, js, w, "to_s", 0, 0, 1e9, &t->to_s), out);
+  double mm;
+  NTW_GOTO(err, num_in(c, js, w, "max_msg_bytes", 1 << 20, 64, 1 << 30, &mm),
+           out);
+  t->max_msg_bytes = (uint64_t)mm;
+  json_t *v;
+  t->pace = !t->from_file;
+  if ((v = json_object_get(js, "pace")) != NULL)
+    NTW_GOTO(err, bool_value(c, v, "twin.source.pace", &t->pace), out);
+  if (t->from_file && !t->file[0])
+    err = CFG_FAIL(c, "twin.source.path",
+                   "missing required field (a \"file\" source needs the "
+                   "recording's path)");
+  else if (t->from_file && t->regime != NTW_REGIME_REPLAY)
+    err = CFG_FAIL(c, "twin.source.kind",
+                   "a \"file\" source needs regime \"replay\" (got regime "
+                   "\"%s\": live regimes read the bio link)",
+                   ntw_regime_name(t->regime));
+  else if (t->to_s > 0 && t->to_s <= t->from_s)
+    err = CFG_FAIL(c, "twin.source.to_s", "must be > from_s (%g) (got %g)",
+                   t->from_s, t->to_s);
+  else if (!t->pace && !t->from_file)
+    err = CFG_FAIL(c, "twin.source.pace",
+                   "a \"link\" source delivers biology in real time, so the "
+                   "twin is paced (got false)");
+  else if (!t->pace && t->regime >= NTW_REGIME_TWIN)
+    err = CFG_FAIL(c, "twin.source.pace",
+                   "regime \"%s\" is paced by the wall clock (got false)",
+                   ntw_regime_name(t->regime));
+out:
+  json_decref(js);
+  return err;
+}
+
+static int parse_twin_assim(const cfg_ctx *c, const ntw_config *cfg,
+                            ntw_twin_cfg *t, json_t *jt) {
+  json_t *ja = json_object_get(jt, "assimilate"), *v;
+  t->assim_proj = -1;
+  t->eta = 0;
+  if (ja == NULL) return 0;
+  const char *w = "twin.assimilate";
+  NTW_TRY(need_object(c, ja, w));
+  NTW_TRY(check_keys(c, ja, w, tass_keys, NTW_ARRAY_LEN(tass_keys)));
+  uint64_t k;
+  NTW_TRY(need(c, ja, w, "projection", &v));
+  NTW_TRY(count_value(c, v, "twin.assimilate.projection", 0, &k));
+  if (k >= cfg->nprojs)
+    return CFG_FAIL(c, "twin.assimilate.projection",
+                    "no projection %" PRIu64 ": the config has %zu", k,
+                    cfg->nprojs);
+  const ntw_proj_cfg *pr = &cfg->projs[k];
+  if (pr->source != t->mirror || pr->target != t->predict)
+    return CFG_FAIL(c, "twin.assimilate.projection",
+                    "projection %" PRIu64 " goes %s -> %s; the assimilated "
+                    "one must go from the mirror (%s) to the predictors (%s)",
+                    k, cfg->pops[pr->source].name, cfg->pops[pr->target].name,
+                    cfg->pops[t->mirror].name, cfg->pops[t->predict].name);
+  if (pr->rule != NTW_RULE_ALL_TO_ALL || strcmp(pr->syn_model, "static") != 0 ||
+      pr->weight.kind != NTW_DIST_CONST)
+    return CFG_FAIL(c, "twin.assimilate.projection",
+                    "projection %" PRIu64 " must be all_to_all, static, with "
+                    "a constant initial weight (one synapse per electrode "
+                    "pair carries the twin's weight W[e][j])",
+                    k);
+  t->assim_proj = (int)k;
+  cfg->projs[k].indexed = true;
+  NTW_TRY(num_in(c, ja, w, "eta", 0.5, 0, 1e6, &t->eta));
+  NTW_TRY(num_in(c, ja, w, "a", 0.0, -1e6, 1e6, &t->a));
+  NTW_TRY(num_in(c, ja, w, "tau_ms", 10.0, 1e-3, 1e6, &t->tau_ms));
+  NTW_TRY(num_in(c, ja, w, "w_min", -1e3, -1e9, 1e9, &t->w_min));
+  NTW_TRY(num_in(c, ja, w, "w_max", 1e3, -1e9, 1e9, &t->w_max));
+  if (!(t->w_min < t->w_max))
+    return CFG_FAIL(c, "twin.assimilate.w_max", "must be > w_min (%g) (got %g)",
+                    t->w_min, t->w_max);
+  NTW_TRY(num_in(c, ja, w, "every_ms", 10.0, 1e-6, 1e9, &t->every_ms));
+  NTW_TRY(num_in(c, ja, w, "until_s", 0.0, 0, 1e9, &t->until_s));
+  return 0;
+}
+
+static int parse_twin_stim(const cfg_ctx *c, ntw_twin_cfg *t, json_t *jt) {
+  json_t *js;
+  NTW_TRY(opt_obj(c, jt, "twin", "stimulation", tstim_keys,
+                  NTW_ARRAY_LEN(tstim_keys), &js));
+  int err = 0, pol;
+  const char *w = "twin.stimulation";
+  NTW_GOTO(err, opt_choice(c, js, w, "policy", "stimulation policy",
+                           stimpol_names, NTW_ARRAY_LEN(stimpol_names), 0, &pol),
+           out);
+  t->stim = (ntw_stim_policy)pol;
+  double d;
+  NTW_GOTO(err, num_in(c, js, w, "amplitude", 800, -1e6, 1e6, &t->stim_amplitude), out);
+  NTW_GOTO(err, num_in(c, js, w, "duration_us", 200, 1, 1e7, &d), out);
+  t->stim_duration_us = (uint32_t)d;
+  NTW_GOTO(err, num_in(c, js, w, "period_ms", 1000, 1e-3, 1e9, &t->stim_period_ms), out);
+  NTW_GOTO(err, num_in(c, js, w, "horizon_ms", 20, 0, 1e6, &t->stim_horizon_ms), out);
+  NTW_GOTO(err, num_in(c, js, w, "refractory_ms", 500, 0, 1e9, &t->stim_refractory_ms), out);
+  NTW_GOTO(err, num_in(c, js, w, "factor", 4, 1, 1e6, &t->stim_factor), out);
+  NTW_GOTO(err, num_in(c, js, w, "alternate_s", 0, 0, 1e9, &t->stim_alternate_s), out);
+  NTW_GOTO(err, num_in(c, js, w, "pulses", 1, 1, 1000, &d), out);
+  t->stim_pulses = (uint32_t)d;
+  NTW_GOTO(err, num_in(c, js, w, "pulse_interval_ms", 20, 0, 1e6, &t->stim_pulse_interval_ms), out);
+  json_t *je = json_object_get(js, "electrodes");
+  if (je) {
+    if (!json_is_array(je) || json_array_size(je) == 0 ||
+        json_array_size(je) > NTW_TWIN_MAX_STIM_CH) {
+      err = CFG_FAIL(c, "twin.stimulation.electrodes",
+                     "must be a list of 1..%d electrode labels (got %s)",
+                     NTW_TWIN_MAX_STIM_CH, jshow(je).s);
+      goto out;
+    }
+    for (size_t i = 0; i < json_array_size(je); i++) {
+      cfg_path f = fld_idx("twin.stimulation.electrodes", i);
+      NTW_GOTO(err, name_value(c, json_array_get(je, i), f.s, t->stim_ch[i]), out);
+      for (size_t j = 0; j < i; j++)
+        if (strcmp(t->stim_ch[j], t->stim_ch[i]) == 0) {
+          err = CFG_FAIL(c, f.s, "electrode '%s' is listed twice", t->stim_ch[i]);
+          goto out;
+        }
+    }
+    t->nstim_ch = json_array_size(je);
+  }
+  if (t->stim != NTW_STIMPOL_OFF && t->regime != NTW_REGIME_CLOSED_LOOP)
+    err = CFG_FAIL(c, "twin.stimulation.policy",
+                   "stimulation needs regime \"closed-loop\" (got policy "
+                   "\"%s\" in regime \"%s\")",
+                   stimpol_names[t->stim], ntw_regime_name(t->regime));
+  else if (t->stim != NTW_STIMPOL_OFF && t->nstim_ch == 0)
+    err = CFG_FAIL(c, "twin.stimulation.electrodes",
+                   "missing required field (policy \"%s\" needs electrodes)",
+                   stimpol_names[t->stim]);
+out:
+  json_decref(js);
+  return err;
+}
+
+static int parse_twin(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
+  json_t *jt = json_object_get(root, "twin"), *v;
+  ntw_twin_cfg *t = &cfg->twin;
+  t->mirror = t->predict = t->assim_proj = -1;
+  if (jt == NULL) return 0;
+  NTW_TRY(need_object(c, jt, "twin"));
+  NTW_TRY(check_keys(c, jt, "twin", twin_keys, NTW_ARRAY_LEN(twin_keys)));
+  t->enabled = true;
+  int r;
+  NTW_TRY(need(c, jt, "twin", "regime", &v));
+  NTW_TRY(choice_value(c, v, "twin.regime", "regime", regime_names,
+                       NTW_ARRAY_LEN(regime_names), &r));
+  if (r == NTW_REGIME_OFFLINE)
+    return CFG_FAIL(c, "twin.regime",
+                    "\"offline\" means no biology: leave the \"twin\" section "
+                    "out (got \"offline\")");
+  t->regime = (ntw_regime)r;
+  NTW_TRY(need(c, jt, "twin", "mirror", &v));
+  NTW_TRY(pop_ref(c, v, "twin.mirror", &t->mirror));
+  NTW_TRY(need(c, jt, "twin", "predict", &v));
+  NTW_TRY(pop_ref(c, v, "twin.predict", &t->predict));
+  if (strcmp(cfg->pops[t->mirror].model, "spike_source") != 0)
+    return CFG_FAIL(c, "twin.mirror",
+                    "population '%s' must be of model spike_source (its "
+                    "neurons only replay the recorded spikes) (got %s)",
+                    cfg->pops[t->mirror].name, cfg->pops[t->mirror].model);
+  if (t->predict == t->mirror ||
+      cfg->pops[t->predict].size != cfg->pops[t->mirror].size)
+    return CFG_FAIL(c, "twin.predict",
+                    "must be another population of the mirror's size "
+                    "(%" PRIu64 ", one predictor per electrode) (got '%s')",
+                    cfg->pops[t->mirror].size, json_string_value(v));
+  NTW_TRY(parse_twin_source(c, t, jt));
+  NTW_TRY(parse_twin_assim(c, cfg, t, jt));
+  json_t *jf, *jm;
+  NTW_TRY(opt_obj(c, jt, "twin", "fidelity", tfid_keys,
+                  NTW_ARRAY_LEN(tfid_keys), &jf));
+  int err = 0;
+  NTW_GOTO(err, num_in(c, jf, "twin.fidelity", "delta_ms", 5, 1e-3, 1e4, &t->delta_ms), f1);
+  NTW_GOTO(err, num_in(c, jf, "twin.fidelity", "interval_ms", 1000, 1, 1e9, &t->interval_ms), f1);
+  NTW_GOTO(err, num_in(c, jf, "twin.fidelity", "rate_bin_ms", 10, 0.01, 1e6, &t->rate_bin_ms), f1);
+f1:
+  json_decref(jf);
+  NTW_TRY(err);
+  NTW_TRY(opt_obj(c, jt, "twin", "timing", ttim_keys,
+                  NTW_ARRAY_LEN(ttim_keys), &jm));
+  int lp = 0;
+  const char *w = "twin.timing";
+  NTW_GOTO(err, opt_choice(c, jm, w, "late_policy", "late policy", late_names,
+                           NTW_ARRAY_LEN(late_names), 0, &lp), f2);
+  t->late = (ntw_late_policy)lp;
+  NTW_GOTO(err, num_in(c, jm, w, "allowance_ms", 2, 0, 1e5, &t->allowance_ms), f2);
+  NTW_GOTO(err, num_in(c, jm, w, "slack_ms", 1, 0, 1e5, &t->slack_ms), f2);
+  NTW_GOTO(err, num_in(c, jm, w, "peer_timeout_ms", 2000, 1, 1e8, &t->peer_timeout_ms), f2);
+  NTW_GOTO(err, num_in(c, jm, w, "heartbeat_ms", 100, 1, 1e6, &t->heartbeat_ms), f2);
+  NTW_GOTO(err, num_in(c, jm, w, "start_timeout_ms", 20000, 1, 1e8, &t->start_timeout_ms), f2);
+f2:
+  json_decref(jm);
+  NTW_TRY(err);
+  return parse_twin_stim(c, t, jt);
+}
+
 static int parse_root(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
   if (!json_is_object(root))
     return CFG_FAIL(c, "top level", "must be an object (got %s)",
@@ -908,7 +1205,7 @@ static int parse_root(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
   NTW_TRY(parse_projs(c, cfg, root));
   NTW_TRY(parse_stims(c, cfg, root));
   NTW_TRY(parse_record(c, cfg, root));
-  return 0;
+  return parse_twin(c, cfg, root);
 }
 
 int ntw_config_parse(const char *text, size_t len, const char *path,

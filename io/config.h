@@ -176,6 +176,51 @@ typedef struct {
   uint64_t sample; /* record the first `sample` synapses; UINT64_MAX = all */
 } ntw_wrec_cfg;
 
+/* Execution regimes (DESIGN.md, after Muzy): a config without "twin" is
+ * offline. */
+typedef enum {
+  NTW_REGIME_OFFLINE = 0, /* as fast as possible, no biology */
+  NTW_REGIME_REPLAY,      /* recorded biology, as fast as possible or paced */
+  NTW_REGIME_TWIN,        /* live biology, paced, online assimilation */
+  NTW_REGIME_CLOSED_LOOP  /* twin + stimulation back to the biology */
+} ntw_regime;
+
+typedef enum { NTW_LATE_DROP = 0, NTW_LATE_SHIFT, NTW_LATE_ABORT } ntw_late_policy;
+typedef enum { NTW_STIMPOL_OFF = 0, NTW_STIMPOL_PERIODIC, NTW_STIMPOL_BURST } ntw_stim_policy;
+
+#define NTW_TWIN_MAX_STIM_CH 64
+
+/* The "twin" section (src/twin.h says what each field does). */
+typedef struct {
+  bool enabled;
+  ntw_regime regime;
+  /* source: a file read directly (replay only) or the bio link */
+  bool from_file;
+  char file[1024];
+  char format[16];         /* recording format: auto|sjemea|nwb|mcs|csv */
+  double from_s, to_s;     /* part of the file replayed (to_s <= 0: all) */
+  bool pace;               /* lock windows to the wall clock */
+  char events[256], commands[256]; /* link endpoints */
+  uint64_t max_msg_bytes;
+  int mirror, predict;     /* population indices */
+  /* online assimilation of mirror -> predict weights */
+  int assim_proj;          /* projection index, -1 = none */
+  double eta, a, tau_ms, w_min, w_max, every_ms, until_s;
+  /* fidelity */
+  double delta_ms, interval_ms, rate_bin_ms;
+  /* hybrid time */
+  ntw_late_policy late;
+  double allowance_ms, slack_ms, peer_timeout_ms, heartbeat_ms,
+      start_timeout_ms;
+  /* stimulation (closed-loop) */
+  ntw_stim_policy stim;
+  size_t nstim_ch;
+  char stim_ch[NTW_TWIN_MAX_STIM_CH][NTW_NAME_MAX]; /* electrode labels */
+  double stim_amplitude, stim_period_ms, stim_horizon_ms, stim_refractory_ms,
+      stim_factor, stim_alternate_s, stim_pulse_interval_ms;
+  uint32_t stim_duration_us, stim_pulses;
+} ntw_twin_cfg;
+
 typedef struct {
   double dt;     /* ms, > 0 */
   double t_stop; /* ms, >= 0 */
@@ -198,7 +243,10 @@ typedef struct ntw_config {
   size_t nwrecs; /* weight recordings, at most one per projection */
   ntw_wrec_cfg *wrecs;
   uint64_t n_neurons; /* sum of population sizes */
+  ntw_twin_cfg twin;   /* twin.enabled false: offline */
 } ntw_config;
+
+const char *ntw_regime_name(ntw_regime r);
 
 /* Parse and validate JSON text. `path` is used in error messages only.
  * Not collective. On failure *out is NULL and ntw_error_msg() says why. */

@@ -24,6 +24,7 @@
 #include "io/spikes.h"
 #include "partition/partition.h"
 #include "partition/place.h"
+#include "twin.h"
 #include "weight_recorder.h"
 
 #define NTW_MAX_CKPT_AT 64
@@ -426,6 +427,7 @@ typedef struct {
   const ckpt_ctl *ck;
   double restore_s;
   int stopped_by_signal;
+  json_t *twin; /* rank 0: the twin's report object (stolen), or NULL */
 } report_in;
 
 static int report(const report_in *in) {
@@ -462,7 +464,9 @@ static int report(const report_in *in) {
     json_t *j = json_object();
     json_object_set_new(j, "ntwin_version", json_string(NTW_VERSION));
     json_object_set_new(j, "config", json_string(cfg->path));
-    json_object_set_new(j, "regime", json_string("offline"));
+    json_object_set_new(j, "regime", json_string(ntw_regime_name(
+                                         cfg->twin.enabled ? cfg->twin.regime
+                                                           : NTW_REGIME_OFFLINE)));
     json_object_set_new(j, "ranks", json_integer(P));
     json_object_set_new(j, "partition", json_string(cfg->sim.partition));
     json_object_set_new(j, "comm", json_string(cfg->sim.comm));
@@ -509,6 +513,7 @@ static int report(const report_in *in) {
     json_object_set_new(j, "checkpoint_bytes", json_integer(in->ck->bytes));
     json_object_set_new(j, "stopped_by_signal", json_integer(in->stopped_by_signal));
     json_object_set_new(j, "binding", ba);
+    if (in->twin) json_object_set(j, "twin", in->twin);
     err = write_json_atomic(in->args->out, "report.json", j);
     json_decref(j);
     if (!err && !in->args->quiet) {
@@ -561,6 +566,9 @@ int ntw_cli_run(int argc, char **argv) {
   recorder rec = {0};
   ntw_ckpt_info ck = {0};
   ntw_weight_recorder *wrec = NULL;
+  ntw_twin *twin = NULL;
+  json_t *twin_json = NULL;
+  int twin_err = 0;
   char binding[128] = "none";
   bool out_created = false;
   int rc = 1;
@@ -623,6 +631,8 @@ int ntw_cli_run(int argc, char **argv) {
                                       ntw_weight_recorder_hook, wrec),
              done);
   }
+  /* The twin: rank 0 links to the biology; every rank gets its hooks. */
+  if (cfg->twin.enabled && agree(ntw_twin_create(eng, a.out, a.quiet, &twin))) goto done;
   int64_t until = ntw_engine_steps(eng, cfg->sim.t_stop);
   ntw_engine_stats st0;
   ntw_engine_get_stats(eng, &st0);
@@ -661,18 +671,24 @@ int ntw_cli_run(int argc, char **argv) {
   if (err) die(err); /* other ranks may be inside a collective */
   if (agree(ntw_spikes_close(&rec.w, true))) goto done;
   if (agree(ntw_weight_recorder_close(&wrec, true))) goto done;
+  /* The twin's outputs; an error it stopped the run for on purpose (late
+   * policy abort) is reported after everything is written. */
+  if (twin) twin_err = ntw_twin_finish(twin, &twin_json);
   if (rank == 0 && cc.signal)
     fprintf(stderr, "ntwin: stopped by signal %d at t = %g ms after a checkpoint\n",
             cc.signal, reached * cfg->sim.dt);
   report_in ri = {&a, cfg, eng, binding, rss_base, start * cfg->sim.dt,
-                  reached * cfg->sim.dt, &cc, restore_s, cc.signal};
+                  reached * cfg->sim.dt, &cc, restore_s, cc.signal, twin_json};
   if (agree(report(&ri))) goto done;
+  if (agree(twin_err)) goto done;
   rc = 0;
 done:
   if (rec.w) ntw_spikes_close(&rec.w, false);
   if (wrec) ntw_weight_recorder_close(&wrec, false);
   free(rec.buf);
   free(rec.rec_index);
+  ntw_twin_destroy(&twin);
+  json_decref(twin_json);
   ntw_engine_destroy(&eng);
   ntw_comm_destroy(&comm);
   ntw_part_destroy(&part);

@@ -1,0 +1,1207 @@
+/* twin.c - the twin coupling on rank 0 (see twin.h for what and why). */
+#define _POSIX_C_SOURCE 200809L
+#include "twin.h"
+
+#include <hdf5.h>
+#include <inttypes.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/ntw_error.h"
+#include "io/biolink.h"
+#include "io/recording.h"
+
+typedef struct {
+  uint32_t ch;
+  int64_t stamp; /* spike time in steps */
+} tev;
+
+typedef struct {
+  uint32_t ch;
+  uint64_t t_us;   /* the biology's clock */
+  uint64_t t_recv; /* local clock at reception */
+} pend;
+
+typedef struct {
+  double t_ms;       /* simulated time of the decision */
+  uint64_t t_us;     /* the biology's clock of the first pulse */
+  uint32_t ch;       /* channel index */
+  float latency_ms;  /* last bio event received -> command sent */
+  uint8_t sent;      /* 1 sent, 0 dropped by the link, 2 sham (loop off) */
+} stim_rec;
+
+/* Growable arrays. */
+#define VEC(T) struct { T *v; size_t n, cap; }
+#define VPUSH(vec, x)                                                      \
+  do {                                                                     \
+    if ((vec).n == (vec).cap) {                                            \
+      size_t c_ = (vec).cap ? 2 * (vec).cap : 1024;                        \
+      void *p_ = realloc((vec).v, c_ * sizeof *(vec).v);                   \
+      NTW_ALLOC_CHECK(p_);                                                 \
+      (vec).v = p_;                                                        \
+      (vec).cap = c_;                                                      \
+    }                                                                      \
+    (vec).v[(vec).n++] = (x);                                              \
+  } while (0)
+
+enum { CTL_RUN = 0, CTL_STOP = 1, CTL_FAIL = 2 };
+
+typedef struct {
+  int32_t stop; /* CTL_* */
+  int32_t nev;  /* events to force */
+  int32_t wupd; /* 1: W follows */
+  int32_t pad;
+} ctl_hdr;
+
+struct ntw_twin {
+  ntw_engine *e;
+  const ntw_config *cfg;
+  const ntw_twin_cfg *tc;
+  int rank, P, quiet;
+  double dt;
+  int D;
+  uint64_t mfirst, pfirst, npop; /* mirror/predict first gid, size */
+  uint32_t nch;                  /* channels in use (<= npop) */
+  float *W;                      /* npop x npop, W[k * npop + j] */
+  int64_t dsteps;                /* delay of the assimilated projection */
+  int64_t *ctl_buf;              /* events as (gid, stamp) pairs */
+  size_t ctl_cap;
+  int64_t *gbuf;                 /* gather buffers */
+  size_t gcap;
+  int *gcounts, *gdispl;
+  char outdir[4096];
+  int failed;                    /* CTL_FAIL was broadcast */
+  char fail_msg[512];
+  char stop_reason[64];
+
+  /* ---- rank 0 ---- */
+  ntw_biolink *link;
+  ntw_bio_msg msg;
+  ntw_recording *rec;
+  size_t rec_next;
+  uint64_t rec_end_us; /* replay stops here (bio clock) */
+  uint64_t local0_ns;  /* file source: local clock origin */
+  int32_t *idx_of_id;  /* channel id -> index, 65536 entries, -1 unknown */
+  char (*label)[NTW_BIO_LABEL_MAX + 1];
+  float *x_um, *y_um;
+  uint16_t *ch_id;
+  uint32_t stim_idx[NTW_TWIN_MAX_STIM_CH];
+  bool started;
+  uint64_t B0;          /* biology clock at simulated time 0 */
+  uint64_t last_hb_us;  /* local clock of our last heartbeat */
+  bool bye;
+  VEC(pend) pending;
+  VEC(tev) win_bio;     /* this window's injected events */
+  VEC(uint64_t) win_us; /* their times in the biology's clock */
+  uint64_t win_last_recv;  /* latest t_recv of an injected event */
+  double win_release_us;   /* local release time of this window */
+  /* everything, for twin.h5 and the fidelity */
+  VEC(tev) bio;
+  VEC(uint64_t) bio_us;
+  VEC(tev) pred;
+  VEC(stim_rec) stims;
+  VEC(float) lag_ms;
+  VEC(double) fid_t;
+  VEC(double) fid_gamma;   /* per interval, mean over channels */
+  VEC(double) fid_corr;
+  VEC(double) fid_gamma_sym; /* the usual symmetric Gamma, for reference */
+  VEC(float) fid_gamma_ch; /* per interval x nch */
+  VEC(uint32_t) fid_nbio, fid_npred;
+  VEC(float) W_hist;       /* per interval, nch x nch */
+  VEC(double) clk_t, clk_off, clk_drift;
+  size_t fid_bio_from, fid_pred_from;
+  int64_t fid_next;        /* step of the next fidelity interval end */
+  int64_t fid_lo;
+  /* assimilation */
+  double *dW;              /* nch x nch */
+  double *xs;              /* trace per channel at xs_t */
+  int64_t xs_t;            /* stamp the traces refer to */
+  size_t xs_next;          /* next bio spike to add */
+  int64_t w_next;          /* step of the next W push */
+  bool w_push;
+  /* stimulation */
+  double act_mean;         /* running mean of predicted activity per window */
+  int64_t *act_ring;       /* predicted spikes per window, horizon windows */
+  int act_n, act_pos;
+  int64_t act_sum;
+  double last_stim_ms, next_periodic_ms;
+  /* counters */
+  uint64_t late, shifted, before_start, injected, misses, windows, stims_sent,
+      stims_dropped, shams;
+  double last_print_ms;
+};
+
+/* ---------------------------------------------------------------- clocks */
+
+static uint64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t local_now(const ntw_twin *tw) {
+  return tw->link ? ntw_biolink_now(tw->link) : mono_us() - tw->local0_ns;
+}
+
+/* The biology's clock for a local time, and back (heartbeat fit). */
+static double bio_of_local(ntw_twin *tw, double r) {
+  if (!tw->link) return r + (double)tw->B0;
+  double off = 0, drift = 0;
+  ntw_biolink_clock_estimate(tw->link, &off, &drift);
+  return off + (1.0 + drift * 1e-6) * r;
+}
+
+static double local_of_bio(ntw_twin *tw, double b) {
+  if (!tw->link) return b - (double)tw->B0;
+  double off = 0, drift = 0;
+  ntw_biolink_clock_estimate(tw->link, &off, &drift);
+  return (b - off) / (1.0 + drift * 1e-6);
+}
+
+static void sleep_us(double us) {
+  if (us <= 0) return;
+  struct timespec ts = {(time_t)(us / 1e6), (long)fmod(us, 1e6) * 1000L};
+  nanosleep(&ts, NULL);
+}
+
+/* ------------------------------------------------------------ the source */
+
+static void twin_log(const ntw_twin *tw, const char *fmt, ...) NTW_PRINTF(2, 3);
+static void twin_log(const ntw_twin *tw, const char *fmt, ...) {
+  if (tw->quiet) return;
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("ntwin: twin: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+static int set_layout(ntw_twin *tw, const ntw_bio_channel *ch, uint32_t n) {
+  tw->nch = n;
+  tw->label = calloc(n ? n : 1, sizeof *tw->label);
+  tw->x_um = calloc(n ? n : 1, sizeof *tw->x_um);
+  tw->y_um = calloc(n ? n : 1, sizeof *tw->y_um);
+  tw->ch_id = calloc(n ? n : 1, sizeof *tw->ch_id);
+  NTW_CHECK(tw->label && tw->x_um && tw->y_um && tw->ch_id, NTW_ERR_NOMEM,
+            "out of memory for the layout");
+  for (uint32_t k = 0; k < n; k++) {
+    tw->idx_of_id[ch[k].id] = (int32_t)k;
+    tw->ch_id[k] = ch[k].id;
+    tw->x_um[k] = ch[k].x_um;
+    tw->y_um[k] = ch[k].y_um;
+    snprintf(tw->label[k], sizeof tw->label[k], "%s", ch[k].label);
+  }
+  return 0;
+}
+
+static int handle_msg(ntw_twin *tw, const ntw_bio_msg *m) {
+  if (m->type == NTW_BIO_SPIKES) {
+    for (uint32_t i = 0; i < m->spikes.n; i++) {
+      const ntw_bio_event *ev = &m->spikes.events[i];
+      int32_t k = tw->idx_of_id[ev->channel];
+      if (k < 0) continue; /* the link already counts unknown channels */
+      VPUSH(tw->pending, ((pend){(uint32_t)k, ev->t_us, m->t_recv_us}));
+    }
+  } else if (m->type == NTW_BIO_BYE) {
+    tw->bye = true;
+  }
+  return 0;
+}
+
+static int link_setup(ntw_twin *tw) {
+  const ntw_twin_cfg *tc = tw->tc;
+  ntw_bio_endpoints ep = {tc->events, tc->commands};
+  ntw_bio_opts o;
+  ntw_bio_opts_default(&o);
+  o.max_msg_bytes = tc->max_msg_bytes;
+  NTW_TRY(ntw_biolink_open_twin(&ep, &o, &tw->link));
+  /* Say hello with heartbeats until the biology's HELLO and a heartbeat of
+   * its own are in (a culture started with --wait-peer starts its clock at
+   * our first heartbeat). */
+  const uint64_t t_end = local_now(tw) + (uint64_t)(tc->start_timeout_ms * 1e3);
+  for (;;) {
+    const uint64_t now = local_now(tw);
+    if (now - tw->last_hb_us >= (uint64_t)(tc->heartbeat_ms * 1e3) || !tw->last_hb_us) {
+      NTW_TRY(ntw_biolink_send_heartbeat(tw->link) < 0 ? NTW_ERR_IO : 0);
+      tw->last_hb_us = now ? now : 1;
+    }
+    const ntw_bio_stats *st = ntw_biolink_stats(tw->link);
+    if (ntw_biolink_hello(tw->link) && st->heartbeats_rx > 0) break;
+    NTW_CHECK(now < t_end, NTW_ERR_IO,
+              "%s: twin.source: no HELLO and heartbeat from the biology at %s "
+              "within %g ms (is `ntwin culture` or the acquisition running?)",
+              tw->cfg->path, tc->events, tc->start_timeout_ms);
+    int r = ntw_biolink_poll(tw->link, 20, &tw->msg);
+    NTW_CHECK(r >= 0, NTW_ERR_IO, "biolink: receive failed on %s", tc->events);
+  }
+  const ntw_bio_msg *h = ntw_biolink_hello(tw->link);
+  NTW_CHECK(h->hello.n_channels <= tw->npop, NTW_ERR_CONFIG,
+            "%s: twin.mirror: the biology has %" PRIu32 " channels but "
+            "population '%s' has %" PRIu64 " neurons (one per channel)",
+            tw->cfg->path, h->hello.n_channels, tw->cfg->pops[tc->mirror].name,
+            tw->npop);
+  NTW_TRY(set_layout(tw, h->hello.channels, h->hello.n_channels));
+  twin_log(tw, "linked to the biology at %s: %" PRIu32 " channels, sampling %g Hz",
+           tc->events, tw->nch, h->hello.sampling_hz);
+  /* Events that came with the handshake belong before time 0. */
+  tw->pending.n = 0;
+  return 0;
+}
+
+static int file_setup(ntw_twin *tw) {
+  const ntw_twin_cfg *tc = tw->tc;
+  ntw_rec_format fmt;
+  NTW_CHECK(ntw_rec_format_parse(tc->format, &fmt) == 0, NTW_ERR_CONFIG,
+            "%s: twin.source.format: unknown format '%s' (known: auto, sjemea, "
+            "nwb, mcs, csv)", tw->cfg->path, tc->format);
+  NTW_TRY(ntw_recording_load_as(tc->file, fmt, &tw->rec));
+  const ntw_recording *r = tw->rec;
+  NTW_CHECK(r->n_channels <= tw->npop, NTW_ERR_CONFIG,
+            "%s: twin.mirror: %s has %zu channels but population '%s' has "
+            "%" PRIu64 " neurons (one per channel)",
+            tw->cfg->path, tc->file, r->n_channels,
+            tw->cfg->pops[tc->mirror].name, tw->npop);
+  ntw_bio_channel *ch = calloc(r->n_channels + 1, sizeof *ch);
+  NTW_ALLOC_CHECK(ch);
+  for (size_t k = 0; k < r->n_channels; k++) {
+    ch[k].id = (uint16_t)k;
+    ch[k].x_um = isfinite(r->channels[k].x_um) ? (float)r->channels[k].x_um : NAN;
+    ch[k].y_um = isfinite(r->channels[k].y_um) ? (float)r->channels[k].y_um : NAN;
+    snprintf(ch[k].label, sizeof ch[k].label, "%s", r->channels[k].label);
+  }
+  int err = set_layout(tw, ch, (uint32_t)r->n_channels);
+  free(ch);
+  NTW_TRY(err);
+  tw->B0 = (uint64_t)llround(tc->from_s * 1e6);
+  tw->rec_end_us = tc->to_s > 0 ? (uint64_t)llround(tc->to_s * 1e6) : r->duration_us;
+  while (tw->rec_next < r->n_events && r->t_us[tw->rec_next] < tw->B0) tw->rec_next++;
+  twin_log(tw, "replaying %s: %zu channels, %.1f s from %.1f s%s", tc->file,
+           r->n_channels, (tw->rec_end_us - tw->B0) * 1e-6, tc->from_s,
+           tc->pace ? ", paced" : ", as fast as possible");
+  return 0;
+}
+
+/* Stimulation electrodes by label. */
+static int resolve_stim(ntw_twin *tw) {
+  const ntw_twin_cfg *tc = tw->tc;
+  for (size_t i = 0; i < tc->nstim_ch; i++) {
+    uint32_t k = 0;
+    while (k < tw->nch && strcmp(tw->label[k], tc->stim_ch[i]) != 0) k++;
+    NTW_CHECK(k < tw->nch, NTW_ERR_CONFIG,
+              "%s: twin.stimulation.electrodes[%zu]: no channel labelled '%s' "
+              "in the biology's layout",
+              tw->cfg->path, i, tc->stim_ch[i]);
+    tw->stim_idx[i] = k;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------- before a window */
+
+/* Rank 0: wait (paced) until the window's biology is in and collect it. */
+static int collect(ntw_twin *tw, int64_t lo, int64_t hi) {
+  const ntw_twin_cfg *tc = tw->tc;
+  const double t1_us = hi * tw->dt * 1e3;
+  if (tw->link) {
+    const double target = (double)tw->B0 + t1_us;
+    for (;;) {
+      const uint64_t now = local_now(tw);
+      if (now - tw->last_hb_us >= (uint64_t)(tc->heartbeat_ms * 1e3)) {
+        if (ntw_biolink_send_heartbeat(tw->link) < 0)
+          return NTW_ERR(NTW_ERR_IO, "biolink: cannot send a heartbeat");
+        tw->last_hb_us = now;
+      }
+      if (ntw_biolink_peer_silent(tw->link, now, (uint64_t)(tc->peer_timeout_ms * 1e3))) {
+        if (!tw->stop_reason[0]) {
+          snprintf(tw->stop_reason, sizeof tw->stop_reason, "%s",
+                   tw->bye ? "peer_bye" : "peer_silent");
+          if (tw->bye)
+            twin_log(tw, "the biology said BYE: stopping at t = %g ms", lo * tw->dt);
+          else
+            fprintf(stderr, "ntwin: twin: no message from the biology for %g ms: "
+                    "stopping cleanly at t = %g ms\n", tc->peer_timeout_ms, lo * tw->dt);
+        }
+        break;
+      }
+      const double release = local_of_bio(tw, target) + tc->allowance_ms * 1e3;
+      tw->win_release_us = release;
+      if ((double)now >= release) break;
+      double wait = release - (double)now;
+      int r = ntw_biolink_poll(tw->link, wait > 2000 ? 1 : 0, &tw->msg);
+      NTW_CHECK(r >= 0, NTW_ERR_IO, "biolink: receive failed on %s", tc->events);
+      if (r == 1) NTW_TRY(handle_msg(tw, &tw->msg));
+      else if (wait <= 2000) sleep_us(wait < 100 ? wait : 100);
+    }
+    int r;
+    while ((r = ntw_biolink_poll(tw->link, 0, &tw->msg)) == 1)
+      NTW_TRY(handle_msg(tw, &tw->msg));
+    NTW_CHECK(r >= 0, NTW_ERR_IO, "biolink: receive failed on %s", tc->events);
+    if (tw->bye && !tw->stop_reason[0]) {
+      /* BYE: take what is left, then stop after this window. */
+      snprintf(tw->stop_reason, sizeof tw->stop_reason, "peer_bye");
+      twin_log(tw, "the biology said BYE: stopping at t = %g ms", hi * tw->dt);
+    }
+  } else {
+    const ntw_recording *rec = tw->rec;
+    if (tc->pace) {
+      tw->win_release_us = t1_us + tc->allowance_ms * 1e3;
+      sleep_us(tw->win_release_us - (double)local_now(tw));
+    }
+    const uint64_t upto = tw->B0 + (uint64_t)ceil(t1_us);
+    const uint64_t now = local_now(tw);
+    while (tw->rec_next < rec->n_events && rec->t_us[tw->rec_next] < upto &&
+           rec->t_us[tw->rec_next] < tw->rec_end_us) {
+      VPUSH(tw->pending, ((pend){rec->channel[tw->rec_next], rec->t_us[tw->rec_next], now}));
+      tw->rec_next++;
+    }
+    if ((tw->rec_next >= rec->n_events || upto >= tw->rec_end_us) &&
+        !tw->stop_reason[0])
+      snprintf(tw->stop_reason, sizeof tw->stop_reason, "end_of_recording");
+  }
+  /* Split the pending events: this window, later, or late. */
+  tw->win_bio.n = tw->win_us.n = 0;
+  tw->win_last_recv = 0;
+  size_t keep = 0;
+  const double step_us = tw->dt * 1e3;
+  for (size_t i = 0; i < tw->pending.n; i++) {
+    pend p = tw->pending.v[i];
+    if (p.t_us < tw->B0) {
+      tw->before_start++;
+      continue;
+    }
+    int64_t stamp = (int64_t)floor((double)(p.t_us - tw->B0) / step_us) + 1;
+    if (stamp > hi) {
+      tw->pending.v[keep++] = p;
+      continue;
+    }
+    if (stamp - 1 < lo) { /* its step was already executed */
+      tw->late++;
+      if (tc->late == NTW_LATE_DROP) continue;
+      if (tc->late == NTW_LATE_ABORT) {
+        snprintf(tw->fail_msg, sizeof tw->fail_msg,
+                 "twin: late event: channel %s at %.3f ms arrived after its "
+                 "window was executed (now at %g ms; twin.timing.late_policy "
+                 "\"abort\")",
+                 tw->label[p.ch], (double)(p.t_us - tw->B0) * 1e-3, lo * tw->dt);
+        tw->failed = 1;
+        continue;
+      }
+      stamp = lo + 1;
+      tw->shifted++;
+    }
+    VPUSH(tw->win_bio, ((tev){p.ch, stamp}));
+    VPUSH(tw->win_us, p.t_us);
+    if (p.t_recv > tw->win_last_recv) tw->win_last_recv = p.t_recv;
+  }
+  tw->pending.n = keep;
+  return 0;
+}
+
+static int cmp_tev(const void *a, const void *b) {
+  const tev *x = a, *y = b;
+  if (x->stamp != y->stamp) return (x->stamp > y->stamp) - (x->stamp < y->stamp);
+  return (x->ch > y->ch) - (x->ch < y->ch);
+}
+
+/* Sort the window's events by (stamp, channel), their times alongside
+ * (insertion sort: a window holds few events and arrives nearly sorted). */
+static void sort_window(ntw_twin *tw) {
+  tev *v = tw->win_bio.v;
+  uint64_t *u = tw->win_us.v;
+  for (size_t i = 1; i < tw->win_bio.n; i++)
+    for (size_t j = i; j > 0 && cmp_tev(&v[j - 1], &v[j]) > 0; j--) {
+      tev t = v[j]; v[j] = v[j - 1]; v[j - 1] = t;
+      uint64_t x = u[j]; u[j] = u[j - 1]; u[j - 1] = x;
+    }
+}
+
+static void set_w(uint64_t src, uint64_t tgt, float *w, void *ctx) {
+  const ntw_twin *tw = ctx;
+  *w = tw->W[(tgt - tw->pfirst) * tw->npop + (src - tw->mfirst)];
+}
+
+static int before_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
+  ntw_twin *tw = ctx;
+  ctl_hdr h = {0};
+  if (tw->rank == 0) {
+    if (!tw->started) {
+      tw->started = true;
+      if (tw->link) tw->B0 = (uint64_t)llround(bio_of_local(tw, (double)local_now(tw)));
+      else tw->local0_ns = mono_us();
+    }
+    int err = 0;
+    if (!tw->stop_reason[0]) err = collect(tw, lo, hi);
+    if (err && !tw->failed) {
+      snprintf(tw->fail_msg, sizeof tw->fail_msg, "%s", ntw_error_msg());
+      tw->failed = 1;
+    }
+    sort_window(tw);
+    h.stop = tw->failed ? CTL_FAIL : tw->stop_reason[0] ? CTL_STOP : CTL_RUN;
+    h.nev = (int32_t)tw->win_bio.n;
+    h.wupd = tw->w_push;
+    tw->w_push = false;
+  }
+  MPI_Bcast(&h, 4, MPI_INT32_T, 0, MPI_COMM_WORLD);
+  if ((size_t)h.nev * 2 > tw->ctl_cap) {
+    size_t cap = 2 * (size_t)h.nev + 64;
+    int64_t *b = realloc(tw->ctl_buf, cap * sizeof *b);
+    NTW_ALLOC_CHECK(b);
+    tw->ctl_buf = b;
+    tw->ctl_cap = cap;
+  }
+  if (tw->rank == 0)
+    for (int32_t i = 0; i < h.nev; i++) {
+      tw->ctl_buf[2 * i] = (int64_t)(tw->mfirst + tw->win_bio.v[i].ch);
+      tw->ctl_buf[2 * i + 1] = tw->win_bio.v[i].stamp;
+    }
+  if (h.nev) MPI_Bcast(tw->ctl_buf, 2 * h.nev, MPI_INT64_T, 0, MPI_COMM_WORLD);
+  if (h.wupd) MPI_Bcast(tw->W, (int)(tw->npop * tw->npop), MPI_FLOAT, 0, MPI_COMM_WORLD);
+  if (h.stop == CTL_FAIL) {
+    tw->failed = 1;
+    ntw_engine_request_stop(e);
+    return 0;
+  }
+  if (h.nev) {
+    /* gids and stamps interleaved: split in place into two halves */
+    uint64_t *g = malloc((size_t)h.nev * sizeof *g);
+    int64_t *s = malloc((size_t)h.nev * sizeof *s);
+    NTW_CHECK(g && s, NTW_ERR_NOMEM, "out of memory for bio events");
+    for (int32_t i = 0; i < h.nev; i++) {
+      g[i] = (uint64_t)tw->ctl_buf[2 * i];
+      s[i] = tw->ctl_buf[2 * i + 1];
+    }
+    int err = ntw_engine_force_spikes(e, g, s, (size_t)h.nev);
+    free(g), free(s);
+    NTW_TRY(err);
+  }
+  if (h.wupd && tw->tc->assim_proj >= 0)
+    NTW_TRY(ntw_engine_map_weights(e, tw->tc->assim_proj, set_w, tw));
+  if (h.stop == CTL_STOP) ntw_engine_request_stop(e);
+  (void)hi;
+  return 0;
+}
+
+/* -------------------------------------------------------- after a window */
+
+/* Coincidence factor (Kistler et al. 1997) of data d[0..nd) and model
+ * m[0..nm) (ascending stamps) over T steps, with tolerance delta steps.
+ * causal: a data spike at t counts as predicted only by a model spike in
+ * [t - delta, t], i.e. made before the twin could have seen it (the twin's
+ * predictors receive the recorded spikes themselves, delayed: with the usual
+ * symmetric window a copy 1 ms late would score as a perfect prediction).
+ * The chance level (a Poisson model at the same rate) is subtracted and the
+ * result normalised so that 1 is perfect and 0 is chance:
+ *   Gamma = (N_coinc - E[N_coinc]) / (0.5 (N_d + N_m)) / (1 - nu w),
+ * E[N_coinc] = nu w N_d, nu = model rate, w = delta (causal) or 2 delta.
+ * NAN when the data has no spike. */
+static double gamma_factor(const int64_t *d, size_t nd, const int64_t *m,
+                           size_t nm, int64_t delta, double T, bool causal) {
+  if (nd == 0) return NAN;
+  size_t j = 0, coinc = 0;
+  const int64_t after = causal ? 0 : delta;
+  for (size_t i = 0; i < nd; i++) {
+    while (j < nm && m[j] < d[i] - delta) j++;
+    if (j < nm && m[j] <= d[i] + after) coinc++;
+  }
+  const double nu = nm / T; /* model spikes per step */
+  const double w = causal ? (double)delta + 1.0 : 2.0 * (double)delta + 1.0;
+  const double expect = nu * w * (double)nd;
+  const double norm = 1.0 - nu * w;
+  if (norm <= 0) return NAN;
+  return ((double)coinc - expect) / (0.5 * (double)(nd + nm)) / norm;
+}
+
+static double pearson(const double *x, const double *y, size_t n) {
+  double mx = 0, my = 0;
+  for (size_t i = 0; i < n; i++) mx += x[i], my += y[i];
+  mx /= n, my /= n;
+  double sxy = 0, sxx = 0, syy = 0;
+  for (size_t i = 0; i < n; i++) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) * (x[i] - mx);
+    syy += (y[i] - my) * (y[i] - my);
+  }
+  return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
+}
+
+static int fidelity(ntw_twin *tw, int64_t lo, int64_t hi) {
+  const uint32_t nch = tw->nch;
+  const size_t b0 = tw->fid_bio_from, b1 = tw->bio.n;
+  const size_t p0 = tw->fid_pred_from, p1 = tw->pred.n;
+  tw->fid_bio_from = b1;
+  tw->fid_pred_from = p1;
+  const double T = (double)(hi - lo);
+  const int64_t delta = (int64_t)llround(tw->tc->delta_ms / tw->dt);
+  int64_t *d = malloc((b1 - b0 + 1) * sizeof *d), *m = malloc((p1 - p0 + 1) * sizeof *m);
+  const int64_t bin = (int64_t)fmax(1, llround(tw->tc->rate_bin_ms / tw->dt));
+  const size_t nbins = (size_t)((hi - lo + bin - 1) / bin);
+  double *rb = calloc(nbins + 1, sizeof *rb), *rp = calloc(nbins + 1, sizeof *rp);
+  NTW_CHECK(d && m && rb && rp, NTW_ERR_NOMEM, "out of memory for fidelity");
+  double gsum = 0, gsym = 0;
+  uint32_t gn = 0, nb_tot = 0, np_tot = 0;
+  for (uint32_t k = 0; k < nch; k++) {
+    size_t nd = 0, nm = 0;
+    for (size_t i = b0; i < b1; i++)
+      if (tw->bio.v[i].ch == k) d[nd++] = tw->bio.v[i].stamp;
+    for (size_t i = p0; i < p1; i++)
+      if (tw->pred.v[i].ch == k) m[nm++] = tw->pred.v[i].stamp;
+    double g = gamma_factor(d, nd, m, nm, delta, T, true);
+    double gy = gamma_factor(d, nd, m, nm, delta, T, false);
+    VPUSH(tw->fid_gamma_ch, (float)g);
+    if (isfinite(g)) gsum += g, gn++;
+    if (isfinite(gy)) gsym += gy;
+    nb_tot += (uint32_t)nd;
+    np_tot += (uint32_t)nm;
+  }
+  for (size_t i = b0; i < b1; i++) {
+    int64_t b = (tw->bio.v[i].stamp - 1 - lo) / bin;
+    if (b >= 0 && (size_t)b < nbins) rb[b]++;
+  }
+  for (size_t i = p0; i < p1; i++) {
+    int64_t b = (tw->pred.v[i].stamp - 1 - lo) / bin;
+    if (b >= 0 && (size_t)b < nbins) rp[b]++;
+  }
+  double corr = pearson(rb, rp, nbins);
+  free(d), free(m), free(rb), free(rp);
+  VPUSH(tw->fid_t, hi * tw->dt);
+  VPUSH(tw->fid_gamma, gn ? gsum / gn : NAN);
+  VPUSH(tw->fid_gamma_sym, gn ? gsym / gn : NAN);
+  VPUSH(tw->fid_corr, corr);
+  VPUSH(tw->fid_nbio, nb_tot);
+  VPUSH(tw->fid_npred, np_tot);
+  for (uint32_t k = 0; k < nch; k++)
+    for (uint32_t j = 0; j < nch; j++) VPUSH(tw->W_hist, tw->W[k * tw->npop + j]);
+  if (tw->link) {
+    double off = 0, drift = 0;
+    ntw_biolink_clock_estimate(tw->link, &off, &drift);
+    VPUSH(tw->clk_t, hi * tw->dt);
+    VPUSH(tw->clk_off, off);
+    VPUSH(tw->clk_drift, drift);
+  }
+  return 0;
+}
+
+/* Advance the recorded-spike traces x_j to stamp u (only spikes at or
+ * before u count). */
+static void traces_to(ntw_twin *tw, int64_t u) {
+  const double tau_steps = tw->tc->tau_ms / tw->dt;
+  if (u > tw->xs_t) {
+    const double f = exp(-(double)(u - tw->xs_t) / tau_steps);
+    for (uint32_t j = 0; j < tw->nch; j++) tw->xs[j] *= f;
+    tw->xs_t = u;
+  }
+  while (tw->xs_next < tw->bio.n && tw->bio.v[tw->xs_next].stamp <= u) {
+    const tev *b = &tw->bio.v[tw->xs_next++];
+    tw->xs[b->ch] += exp(-(double)(u - b->stamp) / tau_steps);
+  }
+}
+
+static void assimilate(ntw_twin *tw, const tev *ev, size_t n, double sign) {
+  const double eta = tw->tc->eta, a = tw->tc->a;
+  for (size_t i = 0; i < n; i++) {
+    traces_to(tw, ev[i].stamp - tw->dsteps);
+    double *row = tw->dW + (size_t)ev[i].ch * tw->nch;
+    for (uint32_t j = 0; j < tw->nch; j++) row[j] += sign * eta * (a + tw->xs[j]);
+  }
+}
+
+static int64_t pct_sorted(const float *v, size_t n, double q, float *out) {
+  if (!n) {
+    *out = NAN;
+    return 0;
+  }
+  size_t k = (size_t)ceil(q * (double)n) - 1;
+  if (k >= n) k = n - 1;
+  *out = v[k];
+  return 0;
+}
+
+static void send_stim(ntw_twin *tw, int64_t hi, bool sham) {
+  const ntw_twin_cfg *tc = tw->tc;
+  const uint64_t now = local_now(tw);
+  const uint64_t bnow = (uint64_t)llround(bio_of_local(tw, (double)now));
+  ntw_bio_stim st[NTW_TWIN_MAX_STIM_CH * 8];
+  uint32_t n = 0;
+  for (uint32_t p = 0; p < tc->stim_pulses && p < 8; p++)
+    for (size_t i = 0; i < tc->nstim_ch; i++)
+      st[n++] = (ntw_bio_stim){tw->ch_id[tw->stim_idx[i]],
+                               bnow + (uint64_t)llround(p * tc->stim_pulse_interval_ms * 1e3),
+                               (float)tc->stim_amplitude, tc->stim_duration_us};
+  int r = sham ? 2 : ntw_biolink_send_stim(tw->link, st, n);
+  const uint64_t sent_at = local_now(tw);
+  const float lat = tw->win_last_recv && sent_at >= tw->win_last_recv
+                        ? (float)((sent_at - tw->win_last_recv) * 1e-3)
+                        : NAN;
+  if (sham) tw->shams++;
+  else if (r == 0) tw->stims_sent++;
+  else tw->stims_dropped++;
+  for (size_t i = 0; i < tc->nstim_ch; i++) {
+    stim_rec s = {hi * tw->dt, bnow, tw->stim_idx[i], sham ? NAN : lat,
+                  (uint8_t)(sham ? 2 : r == 0 ? 1 : 0)};
+    if (tw->stims.n == tw->stims.cap) {
+      size_t c = tw->stims.cap ? 2 * tw->stims.cap : 256;
+      stim_rec *nv = realloc(tw->stims.v, c * sizeof *nv);
+      if (!nv) return;
+      tw->stims.v = nv, tw->stims.cap = c;
+    }
+    tw->stims.v[tw->stims.n++] = s;
+  }
+}
+
+/* Is the stimulation loop on at simulated time t? With alternate_s, the
+ * run alternates open-loop (first) and closed-loop epochs. */
+static bool loop_on(const ntw_twin *tw, double t_ms) {
+  const double alt = tw->tc->stim_alternate_s;
+  if (alt <= 0) return true;
+  return ((int64_t)floor(t_ms * 1e-3 / alt)) % 2 == 1;
+}
+
+static void stimulate(ntw_twin *tw, int64_t hi, int64_t npred) {
+  const ntw_twin_cfg *tc = tw->tc;
+  if (tc->stim == NTW_STIMPOL_OFF || !tw->link) return;
+  const double t = hi * tw->dt;
+  if (tc->stim == NTW_STIMPOL_PERIODIC) {
+    if (t >= tw->next_periodic_ms) {
+      tw->next_periodic_ms = t + tc->stim_period_ms;
+      send_stim(tw, hi, !loop_on(tw, t));
+    }
+    return;
+  }
+  /* burst: the twin's predicted activity over the last horizon_ms against
+   * its running mean */
+  tw->act_sum += npred - tw->act_ring[tw->act_pos];
+  tw->act_ring[tw->act_pos] = npred;
+  tw->act_pos = (tw->act_pos + 1) % tw->act_n;
+  const double warm = 2000.0; /* ms before the mean is trusted */
+  const double alpha = tw->dt * tw->D / 10000.0; /* 10 s mean */
+  const bool fire = t > warm && tw->act_sum >= 3 &&
+                    tw->act_sum > tc->stim_factor * tw->act_mean &&
+                    t - tw->last_stim_ms >= tc->stim_refractory_ms;
+  tw->act_mean += alpha * ((double)tw->act_sum - tw->act_mean);
+  if (fire) {
+    tw->last_stim_ms = t;
+    send_stim(tw, hi, !loop_on(tw, t));
+  }
+}
+
+static int after_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
+  ntw_twin *tw = ctx;
+  const uint64_t *gids;
+  const int64_t *steps;
+  size_t n;
+  ntw_engine_window_spikes(e, &gids, &steps, &n);
+  /* The predictors' spikes of this window, to rank 0. */
+  size_t mine = 0;
+  if (2 * n + 2 > tw->gcap) {
+    size_t cap = 2 * n + 1024;
+    int64_t *b = realloc(tw->gbuf, cap * sizeof *b);
+    NTW_ALLOC_CHECK(b);
+    tw->gbuf = b;
+    tw->gcap = cap;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (gids[i] >= tw->pfirst && gids[i] < tw->pfirst + tw->nch) {
+      tw->gbuf[2 * mine] = (int64_t)(gids[i] - tw->pfirst);
+      tw->gbuf[2 * mine + 1] = steps[i];
+      mine++;
+    }
+  int cnt = (int)(2 * mine);
+  MPI_Gather(&cnt, 1, MPI_INT, tw->gcounts, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  int64_t *all = NULL;
+  size_t total = 0;
+  if (tw->rank == 0) {
+    for (int r = 0; r < tw->P; r++) {
+      tw->gdispl[r] = (int)total;
+      total += (size_t)tw->gcounts[r];
+    }
+    all = malloc((total + 1) * sizeof *all);
+    NTW_ALLOC_CHECK(all);
+  }
+  MPI_Gatherv(tw->gbuf, cnt, MPI_INT64_T, all, tw->gcounts, tw->gdispl,
+              MPI_INT64_T, 0, MPI_COMM_WORLD);
+  if (tw->rank != 0) return 0;
+
+  /* rank 0 */
+  const size_t pred0 = tw->pred.n, bio0 = tw->bio.n;
+  for (size_t i = 0; i < tw->win_bio.n; i++) {
+    VPUSH(tw->bio, tw->win_bio.v[i]);
+    VPUSH(tw->bio_us, tw->win_us.v[i]);
+  }
+  tw->injected += tw->win_bio.n;
+  for (size_t i = 0; i < total / 2; i++) VPUSH(tw->pred, ((tev){(uint32_t)all[2 * i], all[2 * i + 1]}));
+  free(all);
+  qsort(tw->pred.v + pred0, tw->pred.n - pred0, sizeof *tw->pred.v, cmp_tev);
+  const ntw_twin_cfg *tc = tw->tc;
+  const double t_ms = hi * tw->dt;
+  if (tc->assim_proj >= 0 && tc->eta > 0 && (tc->until_s <= 0 || t_ms < tc->until_s * 1e3)) {
+    /* teacher (+) and prediction (-) events, traces evaluated in time order */
+    VEC(tev) both = {0};
+    for (size_t i = bio0; i < tw->bio.n; i++) VPUSH(both, tw->bio.v[i]);
+    const size_t nb = both.n;
+    for (size_t i = pred0; i < tw->pred.n; i++) VPUSH(both, tw->pred.v[i]);
+    /* merge by stamp keeping the sign: tag prediction events with ch | 1<<31 */
+    for (size_t i = nb; i < both.n; i++) both.v[i].ch |= 1u << 31;
+    qsort(both.v, both.n, sizeof *both.v, cmp_tev);
+    for (size_t i = 0; i < both.n; i++) {
+      tev x = both.v[i];
+      const double sign = x.ch >> 31 ? -1.0 : 1.0;
+      x.ch &= ~(1u << 31);
+      assimilate(tw, &x, 1, sign);
+    }
+    free(both.v);
+    if (hi >= tw->w_next) {
+      tw->w_next = hi + (int64_t)fmax(1, llround(tc->every_ms / tw->dt));
+      for (uint32_t k = 0; k < tw->nch; k++)
+        for (uint32_t j = 0; j < tw->nch; j++) {
+          double w = tw->W[k * tw->npop + j] + tw->dW[(size_t)k * tw->nch + j];
+          tw->W[k * tw->npop + j] = (float)fmin(tc->w_max, fmax(tc->w_min, w));
+          tw->dW[(size_t)k * tw->nch + j] = 0;
+        }
+      tw->w_push = true;
+    }
+  }
+  if (hi >= tw->fid_next) {
+    NTW_TRY(fidelity(tw, tw->fid_lo, hi));
+    tw->fid_lo = hi;
+    tw->fid_next = hi + (int64_t)llround(tc->interval_ms / tw->dt);
+  }
+  stimulate(tw, hi, (int64_t)(tw->pred.n - pred0));
+  /* timing */
+  tw->windows++;
+  if (tw->link || tc->pace) {
+    const double now = (double)local_now(tw);
+    const double due = tw->link ? local_of_bio(tw, (double)tw->B0 + hi * tw->dt * 1e3)
+                                : hi * tw->dt * 1e3;
+    const float lag = (float)((now - due) * 1e-3);
+    VPUSH(tw->lag_ms, lag);
+    if (lag > tc->allowance_ms + (hi - lo) * tw->dt + tc->slack_ms) tw->misses++;
+  }
+  if (!tw->quiet && t_ms - tw->last_print_ms >= 5000.0) {
+    tw->last_print_ms = t_ms;
+    double g = tw->fid_gamma.n ? tw->fid_gamma.v[tw->fid_gamma.n - 1] : NAN;
+    fprintf(stderr,
+            "ntwin: twin: t = %.1f s  bio %" PRIu64 " ev  Gamma %.2f  late %" PRIu64
+            "  misses %" PRIu64 "  stims %" PRIu64 "%s\n",
+            t_ms * 1e-3, tw->injected, g, tw->late, tw->misses, tw->stims_sent,
+            tw->lag_ms.n ? "" : "");
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- create */
+
+int ntw_twin_create(ntw_engine *e, const char *outdir, int quiet, ntw_twin **out) {
+  *out = NULL;
+  const ntw_config *cfg = ntw_engine_config(e);
+  ntw_twin *tw = calloc(1, sizeof *tw);
+  NTW_ALLOC_CHECK(tw);
+  tw->e = e;
+  tw->cfg = cfg;
+  tw->tc = &cfg->twin;
+  tw->quiet = quiet;
+  MPI_Comm_rank(MPI_COMM_WORLD, &tw->rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &tw->P);
+  tw->dt = cfg->sim.dt;
+  ntw_engine_stats st;
+  ntw_engine_get_stats(e, &st);
+  tw->D = st.window_steps;
+  tw->mfirst = cfg->pops[tw->tc->mirror].first_gid;
+  tw->pfirst = cfg->pops[tw->tc->predict].first_gid;
+  tw->npop = cfg->pops[tw->tc->mirror].size;
+  snprintf(tw->outdir, sizeof tw->outdir, "%s", outdir);
+  tw->W = malloc(tw->npop * tw->npop * sizeof *tw->W + 1);
+  tw->gcounts = calloc((size_t)tw->P, sizeof *tw->gcounts);
+  tw->gdispl = calloc((size_t)tw->P, sizeof *tw->gdispl);
+  int err = tw->W && tw->gcounts && tw->gdispl ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory for the twin");
+  if (!err && tw->tc->assim_proj >= 0) {
+    const ntw_proj_cfg *pr = &cfg->projs[tw->tc->assim_proj];
+    for (uint64_t i = 0; i < tw->npop * tw->npop; i++) tw->W[i] = (float)pr->weight.a;
+    tw->dsteps = (int64_t)llround(pr->delay.a / tw->dt);
+    if (pr->delay.kind != NTW_DIST_CONST)
+      err = NTW_ERR(NTW_ERR_CONFIG, "%s: projections[%d].delay: the assimilated "
+                    "projection needs a constant delay", cfg->path, tw->tc->assim_proj);
+  }
+  uint32_t nch = 0;
+  if (!err && tw->rank == 0) {
+    tw->idx_of_id = malloc(65536 * sizeof *tw->idx_of_id);
+    if (!tw->idx_of_id) err = NTW_ERR(NTW_ERR_NOMEM, "out of memory for the twin");
+    else memset(tw->idx_of_id, 0xff, 65536 * sizeof *tw->idx_of_id);
+    if (!err) err = tw->tc->from_file ? file_setup(tw) : link_setup(tw);
+    if (!err) err = resolve_stim(tw);
+    if (!err) {
+      tw->dW = calloc((size_t)tw->nch * tw->nch + 1, sizeof *tw->dW);
+      tw->xs = calloc(tw->nch + 1, sizeof *tw->xs);
+      tw->act_n = (int)fmax(1, llround(tw->tc->stim_horizon_ms / (tw->D * tw->dt)));
+      tw->act_ring = calloc((size_t)tw->act_n, sizeof *tw->act_ring);
+      if (!tw->dW || !tw->xs || !tw->act_ring)
+        err = NTW_ERR(NTW_ERR_NOMEM, "out of memory for the twin");
+    }
+    tw->fid_next = st.step + (int64_t)llround(tw->tc->interval_ms / tw->dt);
+    tw->fid_lo = st.step;
+    tw->w_next = st.step;
+    tw->last_stim_ms = -1e300;
+    tw->next_periodic_ms = st.step * tw->dt + 2000.0;
+    nch = tw->nch;
+  }
+  /* One error for all ranks, rank 0's message. */
+  int bad = err != 0;
+  MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (bad) {
+    if (tw->rank != 0) err = NTW_ERR(NTW_ERR_REMOTE, "twin: rank 0 could not set up the biology");
+    ntw_twin_destroy(&tw);
+    return err;
+  }
+  MPI_Bcast(&nch, 1, MPI_UINT32_T, 0, MPI_COMM_WORLD);
+  tw->nch = nch;
+  NTW_TRY(ntw_engine_add_hook(e, NTW_HOOK_BEFORE_WINDOW, before_hook, tw));
+  NTW_TRY(ntw_engine_add_hook(e, NTW_HOOK_AFTER_WINDOW, after_hook, tw));
+  *out = tw;
+  return 0;
+}
+
+/* ---------------------------------------------------------------- finish */
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+static json_t *pcts(const float *v0, size_t n) {
+  json_t *o = json_object();
+  float *v = malloc((n + 1) * sizeof *v);
+  size_t m = 0;
+  for (size_t i = 0; v && i < n; i++)
+    if (isfinite(v0[i])) v[m++] = v0[i];
+  float p50 = NAN, p99 = NAN, mx = NAN;
+  if (v && m) {
+    qsort(v, m, sizeof *v, cmp_float);
+    pct_sorted(v, m, 0.50, &p50);
+    pct_sorted(v, m, 0.99, &p99);
+    mx = v[m - 1];
+  }
+  free(v);
+  json_object_set_new(o, "p50", isfinite(p50) ? json_real(p50) : json_null());
+  json_object_set_new(o, "p99", isfinite(p99) ? json_real(p99) : json_null());
+  json_object_set_new(o, "max", isfinite(mx) ? json_real(mx) : json_null());
+  json_object_set_new(o, "n", json_integer((json_int_t)m));
+  return o;
+}
+
+static json_t *num_or_null(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+
+/* HDF5 helpers: one 1-D or N-D dataset, or an attribute. */
+static int h5_write(hid_t f, const char *name, hid_t type, int rank,
+                    const hsize_t *dims, const void *data) {
+  hsize_t d0[3] = {0, 0, 0};
+  for (int i = 0; i < rank; i++) d0[i] = dims[i];
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  hid_t sp = H5Screate_simple(rank, d0, NULL);
+  hid_t ds = H5Dcreate2(f, name, type, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t w = ds >= 0 && d0[0] > 0 ? H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0;
+  if (ds >= 0) H5Dclose(ds);
+  H5Sclose(sp);
+  H5Pclose(lcpl);
+  NTW_CHECK(ds >= 0 && w >= 0, NTW_ERR_IO, "twin.h5: cannot write %s", name);
+  return 0;
+}
+
+static int h5_1d(hid_t f, const char *name, hid_t type, size_t n, const void *data) {
+  hsize_t d = n;
+  return h5_write(f, name, type, 1, &d, data);
+}
+
+static void h5_attr_str(hid_t obj, const char *name, const char *val) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, strlen(val) + 1);
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+  if (a >= 0) H5Awrite(a, t, val), H5Aclose(a);
+  H5Sclose(sp);
+  H5Tclose(t);
+}
+
+static void h5_attr_num(hid_t obj, const char *name, double val) {
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate2(obj, name, H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT);
+  if (a >= 0) H5Awrite(a, H5T_NATIVE_DOUBLE, &val), H5Aclose(a);
+  H5Sclose(sp);
+}
+
+static int write_h5(ntw_twin *tw) {
+  char path[4200], tmp[4300];
+  snprintf(path, sizeof path, "%s/twin.h5", tw->outdir);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  NTW_CHECK(f >= 0, NTW_ERR_IO, "%s: cannot create", tmp);
+  int err = 0;
+  const size_t nb = tw->bio.n, np = tw->pred.n, ns = tw->stims.n;
+  const uint32_t nch = tw->nch;
+  uint32_t *u = malloc((nb + np + ns + nch + 1) * sizeof *u);
+  double *d = malloc((nb + np + ns + 1) * sizeof *d);
+  float *fl = malloc((ns + 1) * sizeof *fl);
+  uint8_t *u8 = malloc(ns + 1);
+  uint64_t *u64 = malloc((ns + 1) * sizeof *u64);
+  char *lab = calloc(nch + 1, 64);
+  if (!u || !d || !fl || !u8 || !u64 || !lab) err = NTW_ERR(NTW_ERR_NOMEM, "out of memory writing twin.h5");
+  /* layout */
+  if (!err) {
+    for (uint32_t k = 0; k < nch; k++) u[k] = tw->ch_id[k];
+    err = h5_1d(f, "/layout/channel_id", H5T_NATIVE_UINT32, nch, u);
+  }
+  if (!err) err = h5_1d(f, "/layout/x_um", H5T_NATIVE_FLOAT, nch, tw->x_um);
+  if (!err) err = h5_1d(f, "/layout/y_um", H5T_NATIVE_FLOAT, nch, tw->y_um);
+  if (!err) {
+    for (uint32_t k = 0; k < nch; k++) snprintf(lab + 64 * k, 64, "%s", tw->label[k]);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, 64);
+    err = h5_1d(f, "/layout/label", t, nch, lab);
+    H5Tclose(t);
+  }
+  /* recorded (injected) and predicted spikes: channel index, time in ms */
+  if (!err) {
+    for (size_t i = 0; i < nb; i++) u[i] = tw->bio.v[i].ch, d[i] = tw->bio.v[i].stamp * tw->dt;
+    err = h5_1d(f, "/bio/channel", H5T_NATIVE_UINT32, nb, u);
+    if (!err) err = h5_1d(f, "/bio/t_ms", H5T_NATIVE_DOUBLE, nb, d);
+    if (!err) err = h5_1d(f, "/bio/t_us", H5T_NATIVE_UINT64, nb, tw->bio_us.v);
+  }
+  if (!err) {
+    for (size_t i = 0; i < np; i++) u[i] = tw->pred.v[i].ch, d[i] = tw->pred.v[i].stamp * tw->dt;
+    err = h5_1d(f, "/predicted/channel", H5T_NATIVE_UINT32, np, u);
+    if (!err) err = h5_1d(f, "/predicted/t_ms", H5T_NATIVE_DOUBLE, np, d);
+  }
+  if (!err) {
+    for (size_t i = 0; i < ns; i++) {
+      u[i] = tw->stims.v[i].ch;
+      d[i] = tw->stims.v[i].t_ms;
+      fl[i] = tw->stims.v[i].latency_ms;
+      u8[i] = tw->stims.v[i].sent;
+      u64[i] = tw->stims.v[i].t_us;
+    }
+    err = h5_1d(f, "/stim/channel", H5T_NATIVE_UINT32, ns, u);
+    if (!err) err = h5_1d(f, "/stim/t_ms", H5T_NATIVE_DOUBLE, ns, d);
+    if (!err) err = h5_1d(f, "/stim/t_us", H5T_NATIVE_UINT64, ns, u64);
+    if (!err) err = h5_1d(f, "/stim/latency_ms", H5T_NATIVE_FLOAT, ns, fl);
+    if (!err) err = h5_1d(f, "/stim/status", H5T_NATIVE_UINT8, ns, u8);
+  }
+  const size_t ni = tw->fid_t.n;
+  if (!err) err = h5_1d(f, "/fidelity/t_ms", H5T_NATIVE_DOUBLE, ni, tw->fid_t.v);
+  if (!err) err = h5_1d(f, "/fidelity/gamma", H5T_NATIVE_DOUBLE, ni, tw->fid_gamma.v);
+  if (!err) err = h5_1d(f, "/fidelity/gamma_symmetric", H5T_NATIVE_DOUBLE, ni, tw->fid_gamma_sym.v);
+  if (!err) err = h5_1d(f, "/fidelity/rate_corr", H5T_NATIVE_DOUBLE, ni, tw->fid_corr.v);
+  if (!err) err = h5_1d(f, "/fidelity/n_bio", H5T_NATIVE_UINT32, ni, tw->fid_nbio.v);
+  if (!err) err = h5_1d(f, "/fidelity/n_predicted", H5T_NATIVE_UINT32, ni, tw->fid_npred.v);
+  if (!err) {
+    hsize_t dims[3] = {ni, nch, nch};
+    err = h5_write(f, "/fidelity/gamma_channel", H5T_NATIVE_FLOAT, 2, dims, tw->fid_gamma_ch.v);
+    if (!err) err = h5_write(f, "/weights/W", H5T_NATIVE_FLOAT, 3, dims, tw->W_hist.v);
+    if (!err) err = h5_1d(f, "/weights/t_ms", H5T_NATIVE_DOUBLE, ni, tw->fid_t.v);
+  }
+  if (!err) err = h5_1d(f, "/timing/lag_ms", H5T_NATIVE_FLOAT, tw->lag_ms.n, tw->lag_ms.v);
+  if (!err) err = h5_1d(f, "/clock/t_ms", H5T_NATIVE_DOUBLE, tw->clk_t.n, tw->clk_t.v);
+  if (!err) err = h5_1d(f, "/clock/offset_us", H5T_NATIVE_DOUBLE, tw->clk_off.n, tw->clk_off.v);
+  if (!err) err = h5_1d(f, "/clock/drift_ppm", H5T_NATIVE_DOUBLE, tw->clk_drift.n, tw->clk_drift.v);
+  if (!err) {
+    h5_attr_str(f, "regime", ntw_regime_name(tw->tc->regime));
+    h5_attr_str(f, "stop_reason", tw->stop_reason[0] ? tw->stop_reason : "t_stop");
+    h5_attr_num(f, "B0_us", (double)tw->B0);
+    h5_attr_num(f, "dt_ms", tw->dt);
+    h5_attr_num(f, "window_ms", tw->D * tw->dt);
+    h5_attr_num(f, "delta_ms", tw->tc->delta_ms);
+    h5_attr_num(f, "stim_alternate_s", tw->tc->stim_alternate_s);
+    h5_attr_str(f, "config", tw->cfg->path);
+  }
+  free(u), free(d), free(fl), free(u8), free(u64), free(lab);
+  if (H5Fclose(f) < 0 && !err) err = NTW_ERR(NTW_ERR_IO, "%s: cannot close", tmp);
+  if (!err && rename(tmp, path) != 0) err = NTW_ERR(NTW_ERR_IO, "%s: cannot rename", path);
+  if (err) unlink(tmp);
+  return err;
+}
+
+/* Network bursts of the recorded spikes the twin received, with the
+ * recording module's detector; split by loop epoch. */
+static void burst_rates(ntw_twin *tw, double t_end_ms, json_t *o) {
+  ntw_recording r = {0};
+  r.n_channels = tw->nch;
+  r.channels = calloc(tw->nch + 1, sizeof *r.channels);
+  r.n_events = tw->bio.n;
+  r.t_us = malloc((tw->bio.n + 1) * sizeof *r.t_us);
+  r.channel = malloc((tw->bio.n + 1) * sizeof *r.channel);
+  r.duration_us = (uint64_t)llround(t_end_ms * 1e3);
+  ntw_bursts b = {0};
+  json_t *br = json_object(), *bo = json_null(), *bc = json_null();
+  if (r.channels && r.t_us && r.channel) {
+    for (size_t i = 0; i < tw->bio.n; i++) {
+      r.t_us[i] = (uint64_t)llround(tw->bio.v[i].stamp * tw->dt * 1e3);
+      r.channel[i] = tw->bio.v[i].ch;
+    }
+    if (ntw_recording_bursts(&r, NULL, &b) == 0) {
+      const double alt = tw->tc->stim_alternate_s;
+      double on_s = 0, off_s = 0;
+      size_t n_on = 0, n_off = 0;
+      if (alt > 0) {
+        const double T = t_end_ms * 1e-3;
+        for (int64_t k = 0; k * alt < T; k++) {
+          double len = fmin(alt, T - k * alt);
+          if (k % 2) on_s += len;
+          else off_s += len;
+        }
+      } else if (tw->tc->stim != NTW_STIMPOL_OFF) on_s = t_end_ms * 1e-3;
+      else off_s = t_end_ms * 1e-3;
+      for (size_t i = 0; i < b.n; i++) {
+        if (loop_on(tw, b.start_us[i] * 1e-3) && (alt > 0 || tw->tc->stim != NTW_STIMPOL_OFF)) n_on++;
+        else n_off++;
+      }
+      if (on_s > 0) bc = json_real(n_on / on_s);
+      if (off_s > 0) bo = json_real(n_off / off_s);
+      json_object_set_new(o, "bursts", json_integer((json_int_t)b.n));
+      json_object_set_new(o, "burst_s", json_pack("{s:f,s:f}", "closed_loop", on_s, "open_loop", off_s));
+      json_object_set_new(o, "bursts_split", json_pack("{s:I,s:I}", "closed_loop", (json_int_t)n_on,
+                                                       "open_loop", (json_int_t)n_off));
+      ntw_bursts_free(&b);
+    }
+  }
+  json_object_set_new(br, "closed_loop", bc);
+  json_object_set_new(br, "open_loop", bo);
+  json_object_set_new(o, "burst_rate_hz", br);
+  free(r.channels), free(r.t_us), free(r.channel);
+}
+
+int ntw_twin_finish(ntw_twin *tw, json_t **report) {
+  *report = NULL;
+  int err = 0;
+  if (tw->rank == 0) {
+    ntw_engine_stats st;
+    ntw_engine_get_stats(tw->e, &st);
+    const double t_end = st.step * tw->dt;
+    /* the last, partial fidelity interval */
+    if (st.step > tw->fid_lo && (st.step - tw->fid_lo) * tw->dt >= 0.5 * tw->tc->interval_ms)
+      err = fidelity(tw, tw->fid_lo, st.step);
+    if (!err) err = write_h5(tw);
+    json_t *o = json_object();
+    const ntw_twin_cfg *tc = tw->tc;
+    json_object_set_new(o, "regime", json_string(ntw_regime_name(tc->regime)));
+    json_object_set_new(o, "source", json_string(tc->from_file ? tc->file : tc->events));
+    json_object_set_new(o, "paced", json_boolean(tw->link || tc->pace));
+    json_object_set_new(o, "channels", json_integer(tw->nch));
+    /* steady state: the intervals after the first third of the run */
+    double gs = 0, cs = 0, gy = 0;
+    size_t gn = 0, cn = 0;
+    for (size_t i = 0; i < tw->fid_t.n; i++) {
+      if (tw->fid_t.v[i] < t_end / 3.0) continue;
+      if (isfinite(tw->fid_gamma.v[i])) gs += tw->fid_gamma.v[i], gy += tw->fid_gamma_sym.v[i], gn++;
+      if (isfinite(tw->fid_corr.v[i])) cs += tw->fid_corr.v[i], cn++;
+    }
+    json_object_set_new(o, "gamma_steady", gn ? json_real(gs / gn) : json_null());
+    json_object_set_new(o, "gamma_symmetric_steady", gn ? json_real(gy / gn) : json_null());
+    json_object_set_new(o, "delta_ms", json_real(tc->delta_ms));
+    json_object_set_new(o, "rate_corr_steady", cn ? json_real(cs / cn) : json_null());
+    json_object_set_new(o, "retrack_s", json_null()); /* needs the ground truth */
+    json_object_set_new(o, "weight_change_corr", json_null());
+    float *lat = malloc((tw->stims.n + 1) * sizeof *lat);
+    size_t nl = 0;
+    for (size_t i = 0; lat && i < tw->stims.n; i++)
+      if (tw->stims.v[i].sent == 1) lat[nl++] = tw->stims.v[i].latency_ms;
+    json_object_set_new(o, "latency_ms", pcts(lat, nl));
+    free(lat);
+    json_object_set_new(o, "lag_ms", pcts(tw->lag_ms.v, tw->lag_ms.n));
+    json_object_set_new(o, "deadline_misses", json_integer((json_int_t)tw->misses));
+    json_object_set_new(o, "windows", json_integer((json_int_t)tw->windows));
+    json_object_set_new(o, "allowance_ms", json_real(tc->allowance_ms));
+    json_object_set_new(o, "slack_ms", json_real(tc->slack_ms));
+    json_object_set_new(o, "late_events", json_integer((json_int_t)tw->late));
+    json_object_set_new(o, "late_policy", json_string(tc->late == NTW_LATE_DROP ? "drop"
+                                                      : tc->late == NTW_LATE_SHIFT ? "shift" : "abort"));
+    json_object_set_new(o, "late_shifted", json_integer((json_int_t)tw->shifted));
+    json_object_set_new(o, "events_before_start", json_integer((json_int_t)tw->before_start));
+    json_object_set_new(o, "events_injected", json_integer((json_int_t)tw->injected));
+    json_object_set_new(o, "predicted_spikes", json_integer((json_int_t)tw->pred.n));
+    json_object_set_new(o, "min_delay_ok", json_boolean(st.min_delay_built == 0 ||
+                                                        st.min_delay_built >= st.window_steps));
+    json_object_set_new(o, "stims_sent", json_integer((json_int_t)tw->stims_sent));
+    json_object_set_new(o, "stims_dropped", json_integer((json_int_t)tw->stims_dropped));
+    json_object_set_new(o, "stims_sham", json_integer((json_int_t)tw->shams));
+    json_object_set_new(o, "stop_reason", json_string(tw->failed ? "failed"
+                                                      : tw->stop_reason[0] ? tw->stop_reason : "t_stop"));
+    if (tw->link) {
+      const ntw_bio_stats *ls = ntw_biolink_stats(tw->link);
+      double off = NAN, drift = NAN;
+      int nhb = ntw_biolink_clock_estimate(tw->link, &off, &drift);
+      json_object_set_new(o, "clock", json_pack("{s:o,s:o,s:i,s:o}", "offset_us", num_or_null(off),
+                                                "drift_ppm", num_or_null(drift), "heartbeats", nhb,
+                                                "rtt_mean_us", num_or_null(ls->rtt_mean_us)));
+      json_t *l = json_object();
+      json_object_set_new(l, "messages", json_integer((json_int_t)ls->msgs_rx));
+      json_object_set_new(l, "events", json_integer((json_int_t)ls->events_rx));
+      json_object_set_new(l, "malformed", json_integer((json_int_t)ls->malformed));
+      json_object_set_new(l, "wrong_version", json_integer((json_int_t)ls->wrong_version));
+      json_object_set_new(l, "oversized", json_integer((json_int_t)ls->oversized));
+      json_object_set_new(l, "unknown_channel", json_integer((json_int_t)ls->unknown_channel));
+      json_object_set_new(l, "non_monotonic", json_integer((json_int_t)ls->non_monotonic));
+      json_object_set_new(l, "lost", json_integer((json_int_t)ls->lost));
+      json_object_set_new(l, "sessions", json_integer((json_int_t)ls->sessions));
+      json_object_set_new(o, "link", l);
+    }
+    burst_rates(tw, t_end, o);
+    *report = o;
+    if (!tw->quiet) {
+      json_t *lg = json_object_get(o, "lag_ms"), *lt = json_object_get(o, "latency_ms");
+      json_t *br = json_object_get(o, "burst_rate_hz");
+      fprintf(stderr,
+              "ntwin twin: %s, %u channels, %" PRIu64 " recorded spikes in, %zu predicted\n"
+              "  fidelity  Gamma %.3f, rate corr %.3f (steady: after t = %.1f s)\n"
+              "  timing    lag p50 %.2f / p99 %.2f / max %.2f ms, %" PRIu64 " deadline misses,"
+              " %" PRIu64 " late events (%s)\n"
+              "  loop      %" PRIu64 " stimulations, latency p50 %.2f / p99 %.2f ms;"
+              " bursts %.3f Hz closed / %.3f Hz open loop\n"
+              "  output    %s/twin.h5\n",
+              ntw_regime_name(tc->regime), tw->nch, tw->injected, tw->pred.n,
+              gn ? gs / gn : NAN, cn ? cs / cn : NAN, t_end / 3e3,
+              json_real_value(json_object_get(lg, "p50")), json_real_value(json_object_get(lg, "p99")),
+              json_real_value(json_object_get(lg, "max")), tw->misses, tw->late,
+              json_string_value(json_object_get(o, "late_policy")), tw->stims_sent,
+              json_real_value(json_object_get(lt, "p50")), json_real_value(json_object_get(lt, "p99")),
+              json_real_value(json_object_get(br, "closed_loop")),
+              json_real_value(json_object_get(br, "open_loop")), tw->outdir);
+    }
+  }
+  int bad[2] = {err != 0, tw->failed};
+  MPI_Bcast(bad, 2, MPI_INT, 0, MPI_COMM_WORLD);
+  if (bad[0]) return tw->rank == 0 ? err : NTW_ERR(NTW_ERR_REMOTE, "twin: rank 0 failed");
+  if (bad[1]) {
+    return NTW_ERR(NTW_ERR_IO, "%s", tw->rank == 0 ? tw->fail_msg
+                                                   : "twin: stopped by rank 0 (late_policy abort)");
+  }
+  return 0;
+}
+
+const char *ntw_twin_stop_reason(const ntw_twin *tw) { return tw->stop_reason; }
+
+void ntw_twin_destroy(ntw_twin **ptw) {
+  if (!ptw || !*ptw) return;
+  ntw_twin *tw = *ptw;
+  if (tw->link) {
+    ntw_biolink_send_bye(tw->link, tw->failed ? 1 : 0);
+    ntw_biolink_close(&tw->link);
+  }
+  ntw_bio_msg_free(&tw->msg);
+  ntw_recording_destroy(&tw->rec);
+  free(tw->W), free(tw->ctl_buf), free(tw->gbuf), free(tw->gcounts), free(tw->gdispl);
+  free(tw->idx_of_id), free(tw->label), free(tw->x_um), free(tw->y_um), free(tw->ch_id);
+  free(tw->pending.v), free(tw->win_bio.v), free(tw->win_us.v), free(tw->bio.v), free(tw->bio_us.v);
+  free(tw->pred.v), free(tw->stims.v), free(tw->lag_ms.v), free(tw->fid_t.v);
+  free(tw->fid_gamma.v), free(tw->fid_corr.v), free(tw->fid_gamma_sym.v), free(tw->fid_gamma_ch.v);
+  free(tw->fid_nbio.v), free(tw->fid_npred.v), free(tw->W_hist.v);
+  free(tw->clk_t.v), free(tw->clk_off.v), free(tw->clk_drift.v);
+  free(tw->dW), free(tw->xs), free(tw->act_ring);
+  free(tw);
+  *ptw = NULL;
+}

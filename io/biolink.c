@@ -922,6 +922,24 @@ static int send_msg(ntw_biolink *l, ntw_bio_msg *m, uint32_t n_items) {
   return 0;
 }
 
+int ntw_biolink_send_raw(ntw_biolink *l, const void *buf, size_t len) {
+  if (!l->tx) {
+    l->st.dropped++;
+    return 1;
+  }
+  if (zmq_send(l->tx, buf, len, ZMQ_DONTWAIT) < 0) {
+    if (errno == EAGAIN || errno == EINTR) {
+      l->st.dropped++;
+      return 1;
+    }
+    return NTW_ERR(NTW_ERR_IO, "biolink: send raw frame to %s: %s",
+                   l->ep[l->side == NTW_BIO_SIDE_BIO ? 0 : 1], zmq_strerror(errno));
+  }
+  l->st.msgs_tx++;
+  l->st.bytes_tx += len;
+  return 0;
+}
+
 int ntw_biolink_send_hello(ntw_biolink *l, double sampling_hz, ntw_bio_unit stim_unit,
                            const ntw_bio_channel *layout, uint32_t n_channels) {
   NTW_CHECK(l->side == NTW_BIO_SIDE_BIO, NTW_ERR_ARG,

@@ -237,6 +237,10 @@ int ntw_biolink_send_stim(ntw_biolink *link, const ntw_bio_stim *st,
                           uint32_t n); /* twin only; sorted by t_us */
 int ntw_biolink_send_heartbeat(ntw_biolink *link);
 int ntw_biolink_send_bye(ntw_biolink *link, uint32_t reason);
+/* Sends len bytes as one frame, unchecked and without a sequence number:
+ * for fault injection in tests and tools (a malformed, wrong-version or
+ * oversized frame). Same return values as the sends above. */
+int ntw_biolink_send_raw(ntw_biolink *link, const void *buf, size_t len);
 
 /* Wait up to timeout_ms (0 = do not wait, < 0 = forever) for one valid
  * message. Returns 1 with *out filled, 0 on timeout, negative on a ZeroMQ

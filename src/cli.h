@@ -6,5 +6,6 @@
 int ntw_cli_run(int argc, char **argv);
 int ntw_cli_inspect(int argc, char **argv);
 int ntw_cli_recording_info(int argc, char **argv);
+int ntw_cli_replay(int argc, char **argv);
 
 #endif

@@ -4,6 +4,7 @@
  *             [--partition round_robin|block] [--bind core|numa|none]
  *             [--comm mpi|ofi] [--quiet]
  *   ntwin recording-info FILE [--format F] [--json]
+ *   ntwin replay FILE [--speed X] [--events EP] ...  (src/replay.c)
  *   ntwin version | help
  *
  * Exit codes: 0 success, 1 run failed (bad input or runtime error), 2 usage.
@@ -23,6 +24,8 @@ static void usage(FILE *f) {
         "       ntwin run [CONFIG.json] --restore CKPT.h5 --out DIR --t-stop MS [...]\n"
         "       ntwin inspect CKPT.h5 [--json]\n"
         "       ntwin recording-info FILE [--format auto|sjemea|nwb|mcs|csv] [--json]\n"
+        "       ntwin replay FILE [--format F] [--from S] [--to S] [--speed X]\n"
+        "                 [--events EP] [--commands EP] [--wait-peer S] [--quiet]\n"
         "       ntwin version\n"
         "       ntwin help\n"
         "run: simulates the network on all MPI ranks and writes DIR/spikes.h5\n"
@@ -30,7 +33,9 @@ static void usage(FILE *f) {
         "asked (also on SIGTERM/SIGUSR1, at the next window boundary, then stops).\n"
         "--restore continues a checkpoint on any number of ranks.\n"
         "recording-info: format, channels, spikes, duration, rates and network bursts\n"
-        "of a recorded MEA file (sjemea/NWB/MCS HDF5 or CSV channel,time_s).\n",
+        "of a recorded MEA file (sjemea/NWB/MCS HDF5 or CSV channel,time_s).\n"
+        "replay: streams a recorded file on the bio link in real time, for a twin\n"
+        "(config \"twin\": {\"source\": {\"kind\": \"link\"}}).\n",
         f);
 }
 
@@ -43,6 +48,8 @@ int main(int argc, char **argv) {
     rc = ntw_cli_run(argc - 1, argv + 1);
   } else if (strcmp(cmd, "inspect") == 0) {
     rc = ntw_cli_inspect(argc - 1, argv + 1);
+  } else if (strcmp(cmd, "replay") == 0) {
+    rc = ntw_cli_replay(argc - 1, argv + 1);
   } else if (strcmp(cmd, "recording-info") == 0) {
     rc = ntw_cli_recording_info(argc - 1, argv + 1);
   } else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -65,6 +65,7 @@ struct ntw_twin {
   const ntw_config *cfg;
   const ntw_twin_cfg *tc;
   int rank, P, quiet;
+  bool paced; /* windows locked to the wall clock (link, or a paced file) */
   double dt;
   int D;
   uint64_t mfirst, pfirst, npop; /* mirror/predict first gid, size */
@@ -449,7 +450,21 @@ static int before_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
     h.wupd = tw->w_push;
     tw->w_push = false;
   }
-  MPI_Bcast(&h, 4, MPI_INT32_T, 0, MPI_COMM_WORLD);
+  if (tw->paced && tw->rank != 0) {
+    /* Paced: rank 0 may wait for the biology for most of the window. Wait
+     * for it asleep, not spinning in MPI, so the cores stay free for rank 0
+     * and for the biology's process on the same node. */
+    MPI_Request rq;
+    MPI_Ibcast(&h, 4, MPI_INT32_T, 0, MPI_COMM_WORLD, &rq);
+    int done = 0;
+    while (MPI_Test(&rq, &done, MPI_STATUS_IGNORE), !done) sleep_us(20);
+  } else if (tw->paced) {
+    MPI_Request rq;
+    MPI_Ibcast(&h, 4, MPI_INT32_T, 0, MPI_COMM_WORLD, &rq);
+    MPI_Wait(&rq, MPI_STATUS_IGNORE);
+  } else {
+    MPI_Bcast(&h, 4, MPI_INT32_T, 0, MPI_COMM_WORLD);
+  }
   if ((size_t)h.nev * 2 > tw->ctl_cap) {
     size_t cap = 2 * (size_t)h.nev + 64;
     int64_t *b = realloc(tw->ctl_buf, cap * sizeof *b);
@@ -807,6 +822,7 @@ int ntw_twin_create(ntw_engine *e, const char *outdir, int quiet, ntw_twin **out
   tw->cfg = cfg;
   tw->tc = &cfg->twin;
   tw->quiet = quiet;
+  tw->paced = !tw->tc->from_file || tw->tc->pace;
   MPI_Comm_rank(MPI_COMM_WORLD, &tw->rank);
   MPI_Comm_size(MPI_COMM_WORLD, &tw->P);
   tw->dt = cfg->sim.dt;

@@ -71,6 +71,47 @@ write("bad_wrec_proj.json", lambda c: c["record"].update(weights=[{"projection":
 write("bad_wrec_interval.json", lambda c: c["record"].update(weights=[{"projection": 0, "interval": 0}]))
 write("bad_noise_tau.json", lambda c: c["stimuli"].append({"type": "noise", "target": "E", "std": 5, "tau": -1}))
 EOF
+# The twin: a small replay config on a CSV recording, and broken copies.
+"$py" - <<'EOF' || die "cannot write the twin configs"
+import json, copy
+with open("rec.csv", "w") as f:
+    f.write("channel,time_s\n")
+    for i in range(200):
+        f.write("%d,%.4f\n" % (i % 4, 0.01 + i * 0.005))
+pops = [{"name": "M", "model": "spike_source", "size": 4},
+        {"name": "P", "model": "iaf_psc_delta", "size": 4,
+         "params": {"E_L": 0, "V_th": 15, "V_reset": 0, "V_m": 0}},
+        {"name": "Q", "model": "iaf_psc_delta", "size": 5}]
+good = {"simulation": {"dt": 0.1, "t_stop": 100.0, "bind": "none"},
+        "populations": pops,
+        "projections": [{"source": "M", "target": "P", "rule": "all_to_all",
+                         "weight": 0.0, "delay": 1.0},
+                        {"source": "M", "target": "P", "rule": "fixed_indegree",
+                         "indegree": 2, "weight": 1.0, "delay": 1.0}],
+        "twin": {"regime": "replay", "mirror": "M", "predict": "P",
+                 "source": {"kind": "file", "path": "rec.csv"},
+                 "assimilate": {"projection": 0}},
+        "record": {"spikes": ["P"]}}
+def write(name, edit=None):
+    c = copy.deepcopy(good)
+    if edit:
+        edit(c)
+    with open(name, "w") as f:
+        json.dump(c, f, indent=2)
+write("twin_good.json")
+write("twin_regime.json", lambda c: c["twin"].update(regime="dream"))
+write("twin_mirror.json", lambda c: c["twin"].update(mirror="P", predict="M"))
+write("twin_predict.json", lambda c: c["twin"].update(predict="Q"))
+write("twin_assim.json", lambda c: c["twin"]["assimilate"].update(projection=1))
+write("twin_stim.json", lambda c: c["twin"].update(stimulation={"policy": "burst", "electrodes": ["0"]}))
+write("twin_nopath.json", lambda c: c["twin"]["source"].pop("path"))
+write("twin_unpaced.json", lambda c: c["twin"].update(regime="twin", source={"kind": "link", "pace": False}))
+write("twin_norec.json", lambda c: c["twin"]["source"].update(path="no_such_recording.h5"))
+write("twin_nobio.json", lambda c: c["twin"].update(
+    regime="twin", source={"kind": "link", "events": "tcp://127.0.0.1:5697",
+                           "commands": "tcp://127.0.0.1:5698"},
+    timing={"start_timeout_ms": 1500}))
+EOF
 # JSON syntax error: missing ',' at line 6, column 40 (the '"model"' token).
 cat >syntax.json <<'EOF'
 {
@@ -207,6 +248,24 @@ expect wrec_interval_zero 1 out_bad_wrec_interval bad_wrec_interval.json "record
   run bad_wrec_interval.json --out out_bad_wrec_interval
 expect noise_tau_negative 1 out_bad_noise_tau bad_noise_tau.json "stimuli[2].tau" -- \
   run bad_noise_tau.json --out out_bad_noise_tau
+expect twin_regime 1 out_twin twin_regime.json twin.regime dream -- \
+  run twin_regime.json --out out_twin
+expect twin_mirror_model 1 out_twin twin_mirror.json twin.mirror spike_source -- \
+  run twin_mirror.json --out out_twin
+expect twin_predict_size 1 out_twin twin_predict.json twin.predict -- \
+  run twin_predict.json --out out_twin
+expect twin_assim_rule 1 out_twin twin_assim.json twin.assimilate.projection all_to_all -- \
+  run twin_assim.json --out out_twin
+expect twin_stim_regime 1 out_twin twin_stim.json twin.stimulation.policy closed-loop -- \
+  run twin_stim.json --out out_twin
+expect twin_no_path 1 out_twin twin_nopath.json twin.source.path -- \
+  run twin_nopath.json --out out_twin
+expect twin_unpaced_link 1 out_twin twin_unpaced.json twin.source.pace -- \
+  run twin_unpaced.json --out out_twin
+expect twin_no_recording 1 out_twin no_such_recording.h5 -- \
+  run twin_norec.json --out out_twin
+expect twin_no_biology 1 out_twin twin_nobio.json "no HELLO" tcp://127.0.0.1:5697 -- \
+  run twin_nobio.json --out out_twin
 expect negative_t_stop 1 out_t_stop --t-stop -- \
   run good.json --out out_t_stop --t-stop -5
 expect bogus_partition 1 out_partition --partition bogus -- \

@@ -276,8 +276,8 @@ static int replay(const replay_args *a) {
       int r = ntw_biolink_send_spikes(link, ev, (uint32_t)n);
       NTW_GOTO(err, r < 0 ? r : 0, out);
       if (r == 0) sent += n;
-      held_from = SIZE_MAX;
     }
+    if (!holding) held_from = SIZE_MAX; /* released (even if nothing came) */
     if (!silent && (f.malformed || f.version) && rt_us >= next_bad) {
       if (f.malformed) bad_frame(link, 0);
       if (f.version) bad_frame(link, 1);

@@ -94,6 +94,8 @@ struct ntw_twin {
   float *x_um, *y_um;
   uint16_t *ch_id;
   uint32_t stim_idx[NTW_TWIN_MAX_STIM_CH];
+ VEC(double) env_t, env_y; /* clock: per second, the largest t_sent - t_recv */
+  double clk_offset, clk_drift;
   bool started;
   uint64_t B0;          /* biology clock at simulated time 0 */
   uint64_t last_hb_us;  /* local clock of our last heartbeat */
@@ -109,6 +111,8 @@ struct ntw_twin {
   VEC(tev) pred;
   VEC(stim_rec) stims;
   VEC(float) lag_ms;
+  VEC(float) lat_ms; /* per window with events: last event received -> the
+                        twin's decision for that window done */
   VEC(double) fid_t;
   VEC(double) fid_gamma;   /* per interval, mean over channels */
   VEC(double) fid_corr;
@@ -116,7 +120,7 @@ struct ntw_twin {
   VEC(float) fid_gamma_ch; /* per interval x nch */
   VEC(uint32_t) fid_nbio, fid_npred;
   VEC(float) W_hist;       /* per interval, nch x nch */
-  VEC(double) clk_t, clk_off, clk_drift;
+  VEC(double) clk_t, clk_off, clk_drift_hist;
   size_t fid_bio_from, fid_pred_from;
   int64_t fid_next;        /* step of the next fidelity interval end */
   int64_t fid_lo;
@@ -151,19 +155,62 @@ static uint64_t local_now(const ntw_twin *tw) {
   return tw->link ? ntw_biolink_now(tw->link) : mono_us() - tw->local0_ns;
 }
 
-/* The biology's clock for a local time, and back (heartbeat fit). */
+/* The biology's clock against ours, from its heartbeats: each gives
+ * y = t_sent (its clock) - t_recv (ours) = offset - delay, delay >= 0. The
+ * delay includes any time the message waited for us to read it, which
+ * grows while the twin runs behind; a least-squares fit over all of them
+ * (the link's own estimate, also reported) then shows a false drift. So
+ * pacing uses the upper envelope: the largest y of each second of our
+ * clock (the least-delayed heartbeat), the offset from the recent maxima
+ * and, once they span 10 s, a line through the last 60 of them. */
+static void clock_add(ntw_twin *tw, const ntw_bio_msg *m) {
+  const double y = (double)m->t_sent_us - (double)m->t_recv_us;
+  const double sec = floor((double)m->t_recv_us * 1e-6);
+  const size_t n = tw->env_t.n;
+  if (n && tw->env_t.v[n - 1] == sec) {
+    if (y > tw->env_y.v[n - 1]) tw->env_y.v[n - 1] = y;
+  } else {
+    if (tw->env_t.n == tw->env_t.cap) {
+      size_t c = tw->env_t.cap ? 2 * tw->env_t.cap : 64;
+      double *a = realloc(tw->env_t.v, c * sizeof *a), *b = realloc(tw->env_y.v, c * sizeof *b);
+      if (a) tw->env_t.v = a;
+      if (b) tw->env_y.v = b;
+      if (!a || !b) return;
+      tw->env_t.cap = tw->env_y.cap = c;
+    }
+    tw->env_t.v[tw->env_t.n++] = sec;
+    tw->env_y.v[tw->env_y.n++] = y;
+  }
+  /* refit */
+  const size_t N = tw->env_t.n, k0 = N > 60 ? N - 60 : 0;
+  double mx = -1e300;
+  for (size_t i = N > 10 ? N - 10 : 0; i < N; i++) mx = fmax(mx, tw->env_y.v[i]);
+  tw->clk_offset = mx;
+  tw->clk_drift = 0;
+  if (N - k0 >= 10 && tw->env_t.v[N - 1] - tw->env_t.v[k0] >= 10) {
+    double st = 0, sy = 0, stt = 0, sty = 0, c = (double)(N - k0);
+    for (size_t i = k0; i < N; i++) {
+      const double t = (tw->env_t.v[i] - tw->env_t.v[k0]) * 1e6, v = tw->env_y.v[i];
+      st += t, sy += v, stt += t * t, sty += t * v;
+    }
+    const double den = c * stt - st * st;
+    if (den > 0) {
+      const double b = (c * sty - st * sy) / den, a = (sy - b * st) / c;
+      tw->clk_drift = b;                             /* y = a + b t */
+      tw->clk_offset = a - b * tw->env_t.v[k0] * 1e6; /* at local 0 */
+    }
+  }
+}
+
+/* The biology's clock for a local time, and back. */
 static double bio_of_local(ntw_twin *tw, double r) {
   if (!tw->link) return r + (double)tw->B0;
-  double off = 0, drift = 0;
-  ntw_biolink_clock_estimate(tw->link, &off, &drift);
-  return off + (1.0 + drift * 1e-6) * r;
+  return r + tw->clk_offset + tw->clk_drift * r;
 }
 
 static double local_of_bio(ntw_twin *tw, double b) {
   if (!tw->link) return b - (double)tw->B0;
-  double off = 0, drift = 0;
-  ntw_biolink_clock_estimate(tw->link, &off, &drift);
-  return (b - off) / (1.0 + drift * 1e-6);
+  return (b - tw->clk_offset) / (1.0 + tw->clk_drift);
 }
 
 static void sleep_us(double us) {
@@ -211,6 +258,8 @@ static int handle_msg(ntw_twin *tw, const ntw_bio_msg *m) {
       if (k < 0) continue; /* the link already counts unknown channels */
       VPUSH(tw->pending, ((pend){(uint32_t)k, ev->t_us, m->t_recv_us}));
     }
+  } else if (m->type == NTW_BIO_HEARTBEAT) {
+    clock_add(tw, m);
   } else if (m->type == NTW_BIO_BYE) {
     tw->bye = true;
   }
@@ -242,6 +291,7 @@ static int link_setup(ntw_twin *tw) {
               tw->cfg->path, tc->events, tc->start_timeout_ms);
     int r = ntw_biolink_poll(tw->link, 20, &tw->msg);
     NTW_CHECK(r >= 0, NTW_ERR_IO, "biolink: receive failed on %s", tc->events);
+    if (r == 1 && tw->msg.type == NTW_BIO_HEARTBEAT) clock_add(tw, &tw->msg);
   }
   const ntw_bio_msg *h = ntw_biolink_hello(tw->link);
   NTW_CHECK(h->hello.n_channels <= tw->npop, NTW_ERR_CONFIG,
@@ -320,15 +370,12 @@ static int collect(ntw_twin *tw, int64_t lo, int64_t hi) {
           return NTW_ERR(NTW_ERR_IO, "biolink: cannot send a heartbeat");
         tw->last_hb_us = now;
       }
+      if (tw->bye) break; /* draining what was received before BYE */
       if (ntw_biolink_peer_silent(tw->link, now, (uint64_t)(tc->peer_timeout_ms * 1e3))) {
         if (!tw->stop_reason[0]) {
-          snprintf(tw->stop_reason, sizeof tw->stop_reason, "%s",
-                   tw->bye ? "peer_bye" : "peer_silent");
-          if (tw->bye)
-            twin_log(tw, "the biology said BYE: stopping at t = %g ms", lo * tw->dt);
-          else
-            fprintf(stderr, "ntwin: twin: no message from the biology for %g ms: "
-                    "stopping cleanly at t = %g ms\n", tc->peer_timeout_ms, lo * tw->dt);
+          snprintf(tw->stop_reason, sizeof tw->stop_reason, "peer_silent");
+          fprintf(stderr, "ntwin: twin: no message from the biology for %g ms: "
+                  "stopping cleanly at t = %g ms\n", tc->peer_timeout_ms, lo * tw->dt);
         }
         break;
       }
@@ -346,9 +393,16 @@ static int collect(ntw_twin *tw, int64_t lo, int64_t hi) {
       NTW_TRY(handle_msg(tw, &tw->msg));
     NTW_CHECK(r >= 0, NTW_ERR_IO, "biolink: receive failed on %s", tc->events);
     if (tw->bye && !tw->stop_reason[0]) {
-      /* BYE: take what is left, then stop after this window. */
-      snprintf(tw->stop_reason, sizeof tw->stop_reason, "peer_bye");
-      twin_log(tw, "the biology said BYE: stopping at t = %g ms", hi * tw->dt);
+      /* BYE: nothing more will come. Run on (without waiting) until every
+       * event received has been injected, then stop. */
+      bool left = false;
+      for (size_t i = 0; i < tw->pending.n && !left; i++)
+        left = tw->pending.v[i].t_us >= tw->B0 &&
+               (double)(tw->pending.v[i].t_us - tw->B0) >= t1_us;
+      if (!left) {
+        snprintf(tw->stop_reason, sizeof tw->stop_reason, "peer_bye");
+        twin_log(tw, "the biology said BYE: stopping at t = %g ms", hi * tw->dt);
+      }
     }
   } else {
     const ntw_recording *rec = tw->rec;
@@ -595,11 +649,9 @@ static int fidelity(ntw_twin *tw, int64_t lo, int64_t hi) {
   for (uint32_t k = 0; k < nch; k++)
     for (uint32_t j = 0; j < nch; j++) VPUSH(tw->W_hist, tw->W[k * tw->npop + j]);
   if (tw->link) {
-    double off = 0, drift = 0;
-    ntw_biolink_clock_estimate(tw->link, &off, &drift);
     VPUSH(tw->clk_t, hi * tw->dt);
-    VPUSH(tw->clk_off, off);
-    VPUSH(tw->clk_drift, drift);
+    VPUSH(tw->clk_off, tw->clk_offset);
+    VPUSH(tw->clk_drift_hist, tw->clk_drift * 1e6);
   }
   return 0;
 }
@@ -791,6 +843,10 @@ static int after_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
   stimulate(tw, hi, (int64_t)(tw->pred.n - pred0));
   /* timing */
   tw->windows++;
+  if (tw->win_last_recv) {
+    const uint64_t now = local_now(tw);
+    VPUSH(tw->lat_ms, (float)((double)(now - tw->win_last_recv) * 1e-3));
+  }
   if (tw->link || tc->pace) {
     const double now = (double)local_now(tw);
     const double due = tw->link ? local_of_bio(tw, (double)tw->B0 + hi * tw->dt * 1e3)
@@ -864,7 +920,7 @@ int ntw_twin_create(ntw_engine *e, const char *outdir, int quiet, ntw_twin **out
     tw->fid_lo = st.step;
     tw->w_next = st.step;
     tw->last_stim_ms = -1e300;
-    tw->next_periodic_ms = st.step * tw->dt + 2000.0;
+    tw->next_periodic_ms = st.step * tw->dt + tw->tc->stim_period_ms;
     nch = tw->nch;
   }
   /* One error for all ranks, rank 0's message. */
@@ -1022,9 +1078,10 @@ static int write_h5(ntw_twin *tw) {
     if (!err) err = h5_1d(f, "/weights/t_ms", H5T_NATIVE_DOUBLE, ni, tw->fid_t.v);
   }
   if (!err) err = h5_1d(f, "/timing/lag_ms", H5T_NATIVE_FLOAT, tw->lag_ms.n, tw->lag_ms.v);
+  if (!err) err = h5_1d(f, "/timing/latency_ms", H5T_NATIVE_FLOAT, tw->lat_ms.n, tw->lat_ms.v);
   if (!err) err = h5_1d(f, "/clock/t_ms", H5T_NATIVE_DOUBLE, tw->clk_t.n, tw->clk_t.v);
   if (!err) err = h5_1d(f, "/clock/offset_us", H5T_NATIVE_DOUBLE, tw->clk_off.n, tw->clk_off.v);
-  if (!err) err = h5_1d(f, "/clock/drift_ppm", H5T_NATIVE_DOUBLE, tw->clk_drift.n, tw->clk_drift.v);
+  if (!err) err = h5_1d(f, "/clock/drift_ppm", H5T_NATIVE_DOUBLE, tw->clk_drift_hist.n, tw->clk_drift_hist.v);
   if (!err) {
     h5_attr_str(f, "regime", ntw_regime_name(tw->tc->regime));
     h5_attr_str(f, "stop_reason", tw->stop_reason[0] ? tw->stop_reason : "t_stop");
@@ -1126,7 +1183,8 @@ int ntw_twin_finish(ntw_twin *tw, json_t **report) {
     size_t nl = 0;
     for (size_t i = 0; lat && i < tw->stims.n; i++)
       if (tw->stims.v[i].sent == 1) lat[nl++] = tw->stims.v[i].latency_ms;
-    json_object_set_new(o, "latency_ms", pcts(lat, nl));
+    json_object_set_new(o, "latency_ms", pcts(tw->lat_ms.v, tw->lat_ms.n));
+    json_object_set_new(o, "stim_latency_ms", pcts(lat, nl));
     free(lat);
     json_object_set_new(o, "lag_ms", pcts(tw->lag_ms.v, tw->lag_ms.n));
     json_object_set_new(o, "deadline_misses", json_integer((json_int_t)tw->misses));
@@ -1151,8 +1209,13 @@ int ntw_twin_finish(ntw_twin *tw, json_t **report) {
       const ntw_bio_stats *ls = ntw_biolink_stats(tw->link);
       double off = NAN, drift = NAN;
       int nhb = ntw_biolink_clock_estimate(tw->link, &off, &drift);
-      json_object_set_new(o, "clock", json_pack("{s:o,s:o,s:i,s:o}", "offset_us", num_or_null(off),
-                                                "drift_ppm", num_or_null(drift), "heartbeats", nhb,
+      json_object_set_new(o, "clock", json_pack("{s:o,s:o,s:I,s:i,s:o,s:o,s:o}",
+                                                "offset_us", num_or_null(tw->clk_offset),
+                                                "drift_ppm", num_or_null(tw->clk_drift * 1e6),
+                                                "heartbeats", (json_int_t)ls->heartbeats_rx,
+                                                "link_fit_heartbeats", nhb,
+                                                "link_fit_offset_us", num_or_null(off),
+                                                "link_fit_drift_ppm", num_or_null(drift),
                                                 "rtt_mean_us", num_or_null(ls->rtt_mean_us)));
       json_t *l = json_object();
       json_object_set_new(l, "messages", json_integer((json_int_t)ls->msgs_rx));
@@ -1213,11 +1276,11 @@ void ntw_twin_destroy(ntw_twin **ptw) {
   free(tw->W), free(tw->ctl_buf), free(tw->gbuf), free(tw->gcounts), free(tw->gdispl);
   free(tw->idx_of_id), free(tw->label), free(tw->x_um), free(tw->y_um), free(tw->ch_id);
   free(tw->pending.v), free(tw->win_bio.v), free(tw->win_us.v), free(tw->bio.v), free(tw->bio_us.v);
-  free(tw->pred.v), free(tw->stims.v), free(tw->lag_ms.v), free(tw->fid_t.v);
+  free(tw->pred.v), free(tw->stims.v), free(tw->lag_ms.v), free(tw->lat_ms.v), free(tw->fid_t.v);
   free(tw->fid_gamma.v), free(tw->fid_corr.v), free(tw->fid_gamma_sym.v), free(tw->fid_gamma_ch.v);
   free(tw->fid_nbio.v), free(tw->fid_npred.v), free(tw->W_hist.v);
-  free(tw->clk_t.v), free(tw->clk_off.v), free(tw->clk_drift.v);
-  free(tw->dW), free(tw->xs), free(tw->act_ring);
+  free(tw->clk_t.v), free(tw->clk_off.v), free(tw->clk_drift_hist.v);
+  free(tw->dW), free(tw->xs), free(tw->act_ring), free(tw->env_t.v), free(tw->env_y.v);
   free(tw);
   *ptw = NULL;
 }

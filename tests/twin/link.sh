@@ -1,0 +1,145 @@
+#!/bin/sh
+# The twin on the live bio link (real ZeroMQ sockets, a real publisher:
+# `ntwin replay` of a synthetic recording) on 2 ranks: hybrid-time checks
+# and faults, each with a counted, stated behaviour (issue: never a crash,
+# hang or silently wrong twin).
+# Usage: link.sh NTWIN MPIRUN WORK_DIR
+set -u
+ntwin=$1 mpirun=$2 work=$3
+py=/usr/bin/python3
+here=$(cd "$(dirname "$0")" && pwd)
+case $ntwin in /*) ;; *) ntwin=$PWD/$ntwin ;; esac
+TIMEOUT=${NTWIN_TEST_TIMEOUT:-60}
+die() { echo "FAIL: $*" >&2; exit 1; }
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || die "no work dir"
+"$py" "$here/make_fixture.py" . 4 || die "fixture"
+port=$((5610 + $$ % 200 * 2))
+fails=0
+
+# config NAME REGIME TIMING_JSON [STIM_JSON]
+config() {
+  cat >"$1.json" <<JSON
+{
+  "simulation": {"dt": 0.1, "t_stop": 10000, "seed": 3, "bind": "none"},
+  "populations": [
+    {"name": "M", "model": "spike_source", "size": 16},
+    {"name": "P", "model": "iaf_psc_delta", "size": 16,
+     "params": {"E_L": 0, "V_th": 15, "V_reset": 0, "V_m": 0, "tau_m": 10, "t_ref": 2}}
+  ],
+  "projections": [
+    {"source": "M", "target": "P", "rule": "all_to_all", "weight": 0.0, "delay": 1.0}
+  ],
+  "record": {"spikes": ["P"]},
+  "twin": {
+    "regime": "$2",
+    "source": {"kind": "link", "events": "tcp://127.0.0.1:$port",
+               "commands": "tcp://127.0.0.1:$((port + 1))"},
+    "mirror": "M", "predict": "P",
+    "assimilate": {"projection": 0, "eta": 0.5, "tau_ms": 5},
+    "timing": $3${4:+,
+    \"stimulation\": $4}
+  }
+}
+JSON
+}
+
+# case NAME FAULTS EXPECT_STATUS: replay 3 s of wave.csv with NTW_FAULT_BIO,
+# the twin on 2 ranks; leaves NAME.out/, NAME.err, NAME.replay.
+run_case() {
+  name=$1 faults=$2 want=$3
+  NTW_FAULT_BIO=$faults "$ntwin" replay wave.csv --to 3 --wait-peer 20 \
+    --events "tcp://127.0.0.1:$port" --commands "tcp://127.0.0.1:$((port + 1))" \
+    >"$name.replay" 2>&1 &
+  rp=$!
+  timeout -k 5 "$TIMEOUT" "$mpirun" -n 2 --oversubscribe --bind-to none \
+    "$ntwin" run "$name.json" --out "$name.out" >/dev/null 2>"$name.err"
+  st=$?
+  kill $rp 2>/dev/null; wait $rp 2>/dev/null
+  port=$((port + 2))
+  if [ $st -ne "$want" ]; then
+    echo "FAIL $name: exit status $st, expected $want" >&2
+    sed 's/^/  | /' "$name.err" >&2
+    fails=$((fails + 1))
+    return 1
+  fi
+  return 0
+}
+
+# check NAME PYTHON_CONDITION...: conditions on r (report.json), t
+# (r["twin"]), sent (events the publisher sent), stims (commands it got).
+check() {
+  name=$1; shift
+  "$py" - "$name" "$@" <<'PY' || { fails=$((fails + 1)); return 1; }
+import json, re, sys
+name, conds = sys.argv[1], sys.argv[2:]
+r = json.load(open(name + ".out/report.json")); t = r["twin"]; l = t.get("link", {})
+log = open(name + ".replay").read()
+m = re.search(r"sent (\d+) events", log); sent = int(m.group(1)) if m else -1
+m = re.search(r"(\d+) stimulation commands received", log); stims = int(m.group(1)) if m else -1
+bad = [c for c in conds if not eval(c)]
+for c in bad:
+    print("FAIL %s: %s  (twin: %s)" % (name, c, json.dumps({k: t[k] for k in t if k not in ("link", "clock")})), file=sys.stderr)
+print("ok   %s: injected %d, late %d (shifted %d), link %s, stop %s" % (
+    name, t["events_injected"], t["late_events"], t["late_shifted"],
+    {k: v for k, v in l.items() if v and k not in ("messages", "events")}, t["stop_reason"]))
+sys.exit(1 if bad else 0)
+PY
+}
+
+TIMING='{"allowance_ms": 50, "peer_timeout_ms": 2000}'
+config clean twin "$TIMING"
+run_case clean "" 0 && check clean 't["late_events"] == 0' 't["events_injected"] == sent > 100' \
+  't["stop_reason"] == "peer_bye"' 't["clock"]["heartbeats"] >= 10' \
+  'abs(t["clock"]["drift_ppm"]) < 2000' 't["lag_ms"]["n"] > 2000' 'r["regime"] == "twin"' \
+  't["min_delay_ok"]' 't["paced"]'
+
+LATE='{"allowance_ms": 5, "late_policy": "%s", "peer_timeout_ms": 2000}'
+config late_drop twin "$(printf "$LATE" drop)"
+run_case late_drop "late:300" 0 && check late_drop 't["late_events"] > 0' \
+  't["events_injected"] + t["late_events"] == sent' 't["late_shifted"] == 0'
+config late_shift twin "$(printf "$LATE" shift)"
+run_case late_shift "late:300" 0 && check late_shift 't["late_events"] > 0' \
+  't["late_shifted"] == t["late_events"]' 't["events_injected"] == sent'
+config late_abort twin "$(printf "$LATE" abort)"
+if run_case late_abort "late:300" 1; then
+  n=$(grep -c '^ntwin: error:' late_abort.err)
+  if [ "$n" -ne 1 ] || ! grep -q 'late event' late_abort.err ||
+     [ ! -s late_abort.out/twin.h5 ] || [ ! -s late_abort.out/spikes.h5 ]; then
+    echo "FAIL late_abort: want one 'late event' error line and the outputs written ($n error lines)" >&2
+    sed 's/^/  | /' late_abort.err >&2
+    fails=$((fails + 1))
+  else
+    check late_abort 't["stop_reason"] == "failed"' 't["late_events"] >= 1'
+  fi
+fi
+
+config bad_events twin "$TIMING"
+run_case bad_events "backwards,unknown" 0 && check bad_events \
+  'l["non_monotonic"] >= 1' 'l["unknown_channel"] >= 1' 't["stop_reason"] == "peer_bye"'
+config bad_frames twin "$TIMING"
+run_case bad_frames "malformed,version,oversized" 0 && check bad_frames \
+  'l["malformed"] >= 1' 'l["wrong_version"] >= 1' 'l["oversized"] == 1' \
+  't["events_injected"] == sent'
+
+config vanish twin '{"allowance_ms": 50, "peer_timeout_ms": 500}'
+if run_case vanish "vanish:1.5" 0; then
+  check vanish 't["stop_reason"] == "peer_silent"' '1000 <= r["t_sim_ms"] <= 3000' \
+    't["events_injected"] == sent'
+  [ -s vanish.out/spikes.h5 ] && [ -s vanish.out/twin.h5 ] ||
+    { echo "FAIL vanish: outputs missing" >&2; fails=$((fails + 1)); }
+fi
+
+config loop closed-loop "$TIMING" \
+  '{"policy": "periodic", "period_ms": 200, "electrodes": ["0", "5"], "pulses": 2}'
+run_case loop "" 0 && check loop 't["stims_sent"] >= 5' 'stims >= 4 * t["stims_sent"] * 0.9' \
+  't["latency_ms"]["n"] >= 20' 't["latency_ms"]["p99"] is not None' 'r["regime"] == "closed-loop"'
+
+config badlabel closed-loop "$TIMING" '{"policy": "periodic", "electrodes": ["0", "99"]}'
+if run_case badlabel "" 1; then
+  grep -q 'twin.stimulation.electrodes\[1\].*99' badlabel.err ||
+    { echo "FAIL badlabel: error does not name the field" >&2; sed 's/^/  | /' badlabel.err >&2; fails=$((fails + 1)); }
+  echo "ok   badlabel: $(grep '^ntwin: error' badlabel.err)"
+fi
+
+echo "twin link: $fails failure(s)"
+[ $fails -eq 0 ]

@@ -99,6 +99,18 @@ for i, hi in enumerate(ends):
 print("Gamma matches the independent computation in %d intervals (max diff %.1e)" % (len(ends), maxerr))
 sys.exit(0 if ok else 1)
 PY
+# The evaluation script: held-out prediction beats the recent-rate baseline,
+# bursts of the recording are found (34 in wave.csv, ntwin's detector).
+"$py" "$here/../../scripts/twin_eval.py" w1 --fit-s 30 --ntwin "$ntwin" >eval.log 2>&1 ||
+  { cat eval.log; die "twin_eval.py failed"; }
+cat eval.log
+"$py" - <<'PY' || die "evaluation checks"
+import json, os, sys
+e = json.load(open("w1/eval.json")); h = e["heldout"]
+ok = (h["rate_corr_twin"] > h["rate_corr_baseline"] + 0.2 and e["bursts_recorded"]["bursts"] == 34
+      and all(os.path.getsize("w1/" + p) > 10000 for p in ("twin_raster.png", "twin_fidelity.png", "twin_weights.png")))
+sys.exit(0 if ok else 1)
+PY
 for run in "2 round_robin" "3 block" "2 block"; do
   set -- $run
   out="w$1_$2"

@@ -333,7 +333,12 @@ static int file_setup(ntw_twin *tw) {
   NTW_TRY(err);
   tw->B0 = (uint64_t)llround(tc->from_s * 1e6);
   tw->rec_end_us = tc->to_s > 0 ? (uint64_t)llround(tc->to_s * 1e6) : r->duration_us;
-  while (tw->rec_next < r->n_events && r->t_us[tw->rec_next] < tw->B0) tw->rec_next++;
+  /* After a restore the run continues at the checkpoint's step: the
+   * events before it were injected by the run that wrote it. */
+  ntw_engine_stats st;
+  ntw_engine_get_stats(tw->e, &st);
+  const uint64_t resume = tw->B0 + (uint64_t)llround(st.step * tw->dt * 1e3);
+  while (tw->rec_next < r->n_events && r->t_us[tw->rec_next] < resume) tw->rec_next++;
   twin_log(tw, "replaying %s: %zu channels, %.1f s from %.1f s%s", tc->file,
            r->n_channels, (tw->rec_end_us - tw->B0) * 1e-6, tc->from_s,
            tc->pace ? ", paced" : ", as fast as possible");
@@ -869,6 +874,12 @@ static int after_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
 
 /* ---------------------------------------------------------------- create */
 
+static void read_w(uint64_t src, uint64_t tgt, float w, int delay, void *ctx) {
+  ntw_twin *tw = ctx;
+  (void)delay;
+  tw->W[(tgt - tw->pfirst) * tw->npop + (src - tw->mfirst)] = w;
+}
+
 int ntw_twin_create(ntw_engine *e, const char *outdir, int quiet, ntw_twin **out) {
   *out = NULL;
   const ntw_config *cfg = ntw_engine_config(e);
@@ -900,6 +911,16 @@ int ntw_twin_create(ntw_engine *e, const char *outdir, int quiet, ntw_twin **out
     if (pr->delay.kind != NTW_DIST_CONST)
       err = NTW_ERR(NTW_ERR_CONFIG, "%s: projections[%d].delay: the assimilated "
                     "projection needs a constant delay", cfg->path, tw->tc->assim_proj);
+  }
+  /* W as the synapses hold it (after a restore, the assimilated weights of
+   * the checkpoint): one synapse per pair lives on exactly one rank, so a
+   * sum over ranks of the local ones (others 0) is exact. */
+  if (!err && tw->tc->assim_proj >= 0) {
+    for (uint64_t i = 0; i < tw->npop * tw->npop; i++) tw->W[i] = 0.0f;
+    err = ntw_engine_foreach_projection_synapse(e, tw->tc->assim_proj, read_w, tw);
+    if (!err)
+      MPI_Allreduce(MPI_IN_PLACE, tw->W, (int)(tw->npop * tw->npop), MPI_FLOAT, MPI_SUM,
+                    MPI_COMM_WORLD);
   }
   uint32_t nch = 0;
   if (!err && tw->rank == 0) {

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# bench/twin.sh - the twin's paced benchmark (issue: "twin of 10,000 neurons
+# on 2 ranks, paced: zero deadline misses over 60 s with window 1 ms; loop
+# latency p99 <= 2 windows"). Streams SECONDS of the real mouse recording
+# (../shared/data, 59 electrodes) in real time with `ntwin replay`, runs the
+# twin CONFIG on NP ranks against it on the bio link, and prints the
+# figures from its report.json: deadline misses, lag and loop latency
+# (p50/p99/max), late events, Gamma, and the load average before and after.
+#
+# Usage: bench/twin.sh [--seconds 60] [--np 2] [--config configs/twin-10k.json]
+#                      [--out bench/out/twin] [--recording FILE]
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1
+SECONDS_=60 NP=2 CONFIG=configs/twin-10k.json OUT=bench/out/twin
+REC=../shared/data/mea-hippocampus-mouse-div25.h5
+while [ $# -gt 0 ]; do
+  case $1 in
+    --seconds) SECONDS_=$2; shift 2 ;;
+    --np) NP=$2; shift 2 ;;
+    --config) CONFIG=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --recording) REC=$2; shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench/twin.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[ -f "$REC" ] || { echo "bench/twin.sh: no recording $REC" >&2; exit 1; }
+[ -x build/src/ntwin ] || { echo "bench/twin.sh: build first (scripts/setup.sh)" >&2; exit 1; }
+mkdir -p "$OUT"
+port=$((5700 + $$ % 100 * 2))
+ev="tcp://127.0.0.1:$port" cm="tcp://127.0.0.1:$((port + 1))"
+# the config, pointed at this run's endpoints and length
+/usr/bin/python3 - "$CONFIG" "$OUT/config.json" "$ev" "$cm" "$SECONDS_" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["twin"]["source"] = {"kind": "link", "events": sys.argv[3], "commands": sys.argv[4]}
+c["simulation"]["t_stop"] = float(sys.argv[5]) * 1000 + 1000
+json.dump(c, open(sys.argv[2], "w"), indent=2)
+PY
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+build/src/ntwin replay "$REC" --to "$SECONDS_" --events "$ev" --commands "$cm" \
+  --wait-peer 60 --quiet &
+rp=$!
+export OMPI_MCA_mpi_yield_when_idle=1
+scripts/mpirun.sh "$NP" build/src/ntwin run "$OUT/config.json" --out "$OUT/run" --quiet
+st=$?
+wait $rp
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
+[ $st -eq 0 ] || { echo "bench/twin.sh: the twin failed ($st)" >&2; exit 1; }
+/usr/bin/python3 - "$OUT/run/report.json" "$load0" "$load1" "$NP" "$CONFIG" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); t = r["twin"]
+w = r["window_ms"]
+f = lambda d: "p50 %.2f / p99 %.2f / max %.2f ms" % (d["p50"] or 0, d["p99"] or 0, d["max"] or 0)
+print("twin benchmark: %s, %d neurons, %.2f M synapses, %d ranks, window %g ms" % (
+    sys.argv[5], r["neurons"], r["synapses"] / 1e6, int(sys.argv[4]), w))
+print("  simulated %.1f s paced; windows %d, deadline misses %d (%.3f %%), late events %d" % (
+    r["t_sim_ms"] / 1e3, t["windows"], t["deadline_misses"],
+    100.0 * t["deadline_misses"] / max(1, t["windows"]), t["late_events"]))
+print("  lag      " + f(t["lag_ms"]))
+print("  latency  " + f(t["latency_ms"]) + "  (target p99 <= %g ms = 2 windows)" % (2 * w))
+print("  Gamma %.3f, rate corr %.3f; load average before %s, after %s" % (
+    t["gamma_steady"] or 0, t["rate_corr_steady"] or 0, sys.argv[2], sys.argv[3]))
+PY

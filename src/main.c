@@ -4,6 +4,7 @@
  *             [--partition round_robin|block] [--bind core|numa|none]
  *             [--comm mpi|ofi] [--quiet]
  *   ntwin recording-info FILE [--format F] [--json]
+ *   ntwin culture CULTURE.json --out DIR [--t-stop S] [--seed N] [...]
  *   ntwin version | help
  *
  * Exit codes: 0 success, 1 run failed (bad input or runtime error), 2 usage.
@@ -23,6 +24,9 @@ static void usage(FILE *f) {
         "       ntwin run [CONFIG.json] --restore CKPT.h5 --out DIR --t-stop MS [...]\n"
         "       ntwin inspect CKPT.h5 [--json]\n"
         "       ntwin recording-info FILE [--format auto|sjemea|nwb|mcs|csv] [--json]\n"
+        "       ntwin culture CULTURE.json --out DIR [--t-stop S] [--seed N]\n"
+        "                 [--events EP] [--commands EP] [--no-pace] [--no-link]\n"
+        "                 [--wait-peer S] [--quiet]\n"
         "       ntwin version\n"
         "       ntwin help\n"
         "run: simulates the network on all MPI ranks and writes DIR/spikes.h5\n"
@@ -30,7 +34,13 @@ static void usage(FILE *f) {
         "asked (also on SIGTERM/SIGUSR1, at the next window boundary, then stops).\n"
         "--restore continues a checkpoint on any number of ranks.\n"
         "recording-info: format, channels, spikes, duration, rates and network bursts\n"
-        "of a recorded MEA file (sjemea/NWB/MCS HDF5 or CSV channel,time_s).\n",
+        "of a recorded MEA file (sjemea/NWB/MCS HDF5 or CSV channel,time_s).\n"
+        "culture: a stand-in living culture on a 60-electrode MEA (one rank), paced\n"
+        "by the wall clock, publishing spikes on the bio link (default events\n"
+        "tcp://127.0.0.1:5557, commands tcp://127.0.0.1:5559) and obeying STIM\n"
+        "commands; writes its ground truth to DIR/culture.h5 and\n"
+        "DIR/culture_report.json. --wait-peer S: start the clock at the twin's first\n"
+        "heartbeat (or after S s); --no-pace: as fast as possible.\n",
         f);
 }
 
@@ -45,6 +55,8 @@ int main(int argc, char **argv) {
     rc = ntw_cli_inspect(argc - 1, argv + 1);
   } else if (strcmp(cmd, "recording-info") == 0) {
     rc = ntw_cli_recording_info(argc - 1, argv + 1);
+  } else if (strcmp(cmd, "culture") == 0) {
+    rc = ntw_cli_culture(argc - 1, argv + 1);
   } else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     if (rank == 0) printf("ntwin %s\n", NTW_VERSION);
     rc = 0;

@@ -923,7 +923,7 @@ static int cmp_spike(const void *a, const void *b) {
   return (x->gid > y->gid) - (x->gid < y->gid);
 }
 
-static int write_h5(culture *c, const char *path) {
+static int write_h5(culture *c, const char *path, uint64_t duration_us) {
   char tmp[4300];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   int err = 0;
@@ -1036,7 +1036,23 @@ static int write_h5(culture *c, const char *path) {
     hid_t gs = H5Gcreate2(g, "spikes", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5OK(h5_1d(gs, "channel", H5T_STD_U16LE, H5T_NATIVE_UINT16, n, ch), "/mea/spikes");
     H5OK(h5_1d(gs, "t_us", H5T_STD_U64LE, H5T_NATIVE_UINT64, n, t), "/mea/spikes");
-    H5Gclose(gs), H5Gclose(g);
+    H5Gclose(gs);
+    /* The network bursts of what was published (the report's figures). */
+    ntw_recording *rec = NULL;
+    ntw_bursts b = {0};
+    if ((err = observed_recording(c, duration_us, &rec))) goto fail;
+    err = ntw_recording_bursts(rec, NULL, &b);
+    ntw_recording_destroy(&rec);
+    if (err) goto fail;
+    gs = H5Gcreate2(g, "bursts", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = gs < 0 ? -1 : 0;
+    if (!rc) rc = h5_1d(gs, "start_us", H5T_STD_U64LE, H5T_NATIVE_UINT64, b.n, b.start_us);
+    if (!rc) rc = h5_1d(gs, "end_us", H5T_STD_U64LE, H5T_NATIVE_UINT64, b.n, b.end_us);
+    if (!rc) rc = h5_1d(gs, "n_channels", H5T_STD_U32LE, H5T_NATIVE_UINT32, b.n, b.n_channels);
+    if (gs >= 0) H5Gclose(gs);
+    ntw_bursts_free(&b);
+    H5OK(rc, "/mea/bursts");
+    H5Gclose(g);
     g = -1;
     free(buf), free(buf2);
     buf = buf2 = NULL;
@@ -1141,8 +1157,10 @@ static double quantile(double *v, size_t n, double q) { /* v sorted */
 
 typedef struct {
   double t_sim_s, wall_s, compute_s, wait_s;
-  double *lag_ms;
+  double *lag_ms;  /* paced: publish time - window deadline, per window */
   size_t nlag;
+  double *comp_ms; /* window compute (engine + observation + publish) */
+  size_t ncomp;
   uint64_t misses;
   double slack_ms;
 } pacing;
@@ -1227,12 +1245,20 @@ static int write_report(culture *c, const pacing *pc, const char *dir) {
   json_object_set_new(j, "changes", cj);
   qsort(pc->lag_ms, pc->nlag, sizeof *pc->lag_ms, cmp_double);
   json_t *pj = json_object();
-  json_object_set_new(pj, "windows", json_integer((json_int_t)pc->nlag));
+  json_object_set_new(pj, "windows", json_integer((json_int_t)pc->ncomp));
+  qsort(pc->comp_ms, pc->ncomp, sizeof *pc->comp_ms, cmp_double);
+  json_t *cw = json_object();
+  json_object_set_new(cw, "p50", json_real(quantile(pc->comp_ms, pc->ncomp, 0.5)));
+  json_object_set_new(cw, "p99", json_real(quantile(pc->comp_ms, pc->ncomp, 0.99)));
+  json_object_set_new(cw, "max", json_real(pc->ncomp ? pc->comp_ms[pc->ncomp - 1] : 0));
+  json_object_set_new(pj, "window_compute_ms", cw);
   json_t *lag = json_object();
   json_object_set_new(lag, "p50", json_real(quantile(pc->lag_ms, pc->nlag, 0.5)));
   json_object_set_new(lag, "p99", json_real(quantile(pc->lag_ms, pc->nlag, 0.99)));
   json_object_set_new(lag, "max", json_real(pc->nlag ? pc->lag_ms[pc->nlag - 1] : 0));
-  json_object_set_new(pj, "lag_ms", lag);
+  /* Paced runs only (null otherwise): how late each window's SPIKES left
+   * after the wall-clock end of the window. */
+  json_object_set_new(pj, "lag_ms", c->args->pace ? lag : (json_decref(lag), json_null()));
   json_object_set_new(pj, "deadline_slack_ms", json_real(pc->slack_ms));
   json_object_set_new(pj, "deadline_misses", json_integer((json_int_t)pc->misses));
   json_object_set_new(pj, "start_wait_s", json_real(pc->wait_s));
@@ -1293,7 +1319,9 @@ static int run_culture(culture *c, pacing *pc) {
   pc->t_sim_s = 0;
   pc->slack_ms = c->D * c->dt; /* one window: the twin's own lookahead */
   pc->lag_ms = malloc((size_t)(until / c->D + 2) * sizeof *pc->lag_ms);
+  pc->comp_ms = malloc((size_t)(until / c->D + 2) * sizeof *pc->comp_ms);
   NTW_ALLOC_CHECK(pc->lag_ms);
+  NTW_ALLOC_CHECK(pc->comp_ms);
   double last_hello = -1e9;
   int64_t step = 0;
   /* --wait-peer: HELLO every second until the twin's first heartbeat. */
@@ -1356,9 +1384,12 @@ static int run_culture(culture *c, pacing *pc) {
     }
     const double done = mono_s();
     pc->compute_s += done - c0;
-    double lag = a->pace ? (done - deadline) * 1e3 : (done - c0) * 1e3;
-    pc->lag_ms[pc->nlag++] = lag;
-    if (a->pace && lag > pc->slack_ms) pc->misses++;
+    const double lag = (done - deadline) * 1e3;
+    pc->comp_ms[pc->ncomp++] = (done - c0) * 1e3;
+    if (a->pace) {
+      pc->lag_ms[pc->nlag++] = lag;
+      if (lag > pc->slack_ms) pc->misses++;
+    }
     step = hi;
     pc->t_sim_s = step * c->dt * 1e-3;
     if (!a->quiet && done - last_progress >= 5.0) {
@@ -1374,7 +1405,7 @@ static int run_culture(culture *c, pacing *pc) {
       fprintf(stderr,
               "culture: t = %.1f s  observed %zu spikes, %zu bursts  lag %.2f ms  "
               "misses %" PRIu64 "  stims %zu (late %" PRIu64 ")\n",
-              pc->t_sim_s, c->obs.n, nb, lag, pc->misses, c->stims.n, c->stim_late);
+              pc->t_sim_s, c->obs.n, nb, a->pace ? lag : 0.0, pc->misses, c->stims.n, c->stim_late);
     }
   }
   pc->wall_s = mono_s() - start;
@@ -1464,7 +1495,7 @@ int ntw_cli_culture(int argc, char **argv) {
   /* Even a run that failed midway leaves its ground truth. */
   char path[4200];
   snprintf(path, sizeof path, "%s/culture.h5", a.out);
-  int werr = write_h5(&c, path);
+  int werr = write_h5(&c, path, (uint64_t)llround(pc.t_sim_s * 1e6));
   if (!werr) werr = write_report(&c, &pc, a.out);
   if (!err) err = werr;
   if (err) goto done;
@@ -1493,7 +1524,7 @@ done:
   free(c.pick_ptr), free(c.pick_gid), free(c.stim_ptr), free(c.stim_gid);
   free(c.spikes.p), free(c.obs.p), free(c.win.p), free(c.stims.p);
   free(c.G.p), free(c.G_t.p), free(c.G_phase.p);
-  free(c.change_hits), free(c.change_at_s), free(pc.lag_ms);
+  free(c.change_hits), free(c.change_at_s), free(pc.lag_ms), free(pc.comp_ms);
   ntw_culture_cfg_destroy(&c.cc);
   return rc;
 }

@@ -1331,8 +1331,11 @@ static int run_culture(culture *c, pacing *pc) {
     last_hello = w0;
     while (a->wait_peer_s > 0 && !c->peer_heartbeat && !cul_signal &&
            mono_s() - w0 < a->wait_peer_s) {
-      if (ntw_biolink_poll(c->link, 50, &msg) > 0 && msg.type == NTW_BIO_HEARTBEAT)
-        c->peer_heartbeat = true;
+      int got = ntw_biolink_poll(c->link, 50, &msg);
+      if (got > 0 && msg.type == NTW_BIO_HEARTBEAT) c->peer_heartbeat = true;
+      /* A STIM before the clock starts applies at t = 0 at the earliest. */
+      for (uint32_t k = 0; got > 0 && msg.type == NTW_BIO_STIM && k < msg.stim.n; k++)
+        NTW_GOTO(err, apply_stim(c, &msg.stim.stims[k], 0), out);
       if (mono_s() - last_hello >= 1.0) {
         NTW_GOTO(err, send_hello(c), out);
         last_hello = mono_s();
@@ -1378,9 +1381,12 @@ static int run_culture(culture *c, pacing *pc) {
     }
     double c0 = mono_s();
     NTW_GOTO(err, ntw_engine_run(c->eng, hi), out);
-    if (c->link && ntw_biolink_send_spikes(c->link, c->win.p, (uint32_t)c->win.n) < 0) {
-      err = NTW_ERR_INTERNAL;
-      goto out;
+    if (c->link) { /* 1 = dropped (no twin, or it is behind): counted */
+      int rc = ntw_biolink_send_spikes(c->link, c->win.p, (uint32_t)c->win.n);
+      if (rc < 0) {
+        err = rc;
+        goto out;
+      }
     }
     const double done = mono_s();
     pc->compute_s += done - c0;

@@ -123,9 +123,9 @@ assert Gt[ib] == Gt[ia] == 2.0, Gt
 ok = ~np.isnan(G[ib])
 assert ok.sum() > 3000, "too few electrode pairs with synapses"
 assert np.allclose(G[ia][ok], 0.5 * G[ib][ok], rtol=1e-6, atol=0), "drug is not x0.5"
-# and G really is the weights: it moved between t=1 s and t=2 s (STDP) only a little
+# G follows the live weights: STDP moves it between the periodic samples
 g1 = G[np.where((Gp == 0) & (Gt == 1.0))[0][0]]
-assert np.nanmax(np.abs(G[ib] - g1)) < 0.1 * np.nanmean(np.abs(g1)) + 1e-6 or True
+assert not np.array_equal(G[ib][ok], g1[ok]), "G did not move between 1 s and 2 s (STDP)"
 f2 = h5py.File("drug_b/culture.h5", "r")
 for k in ("mea/spikes/t_us", "mea/spikes/channel", "truth/G", "spikes/culture/node_ids"):
     assert np.array_equal(f[k][:], f2[k][:], equal_nan=True) if f[k].dtype.kind == "f" else np.array_equal(f[k][:], f2[k][:]), f"{k} not reproducible"

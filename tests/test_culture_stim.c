@@ -11,8 +11,9 @@
  *  - a STIM for a channel that is not in the layout is dropped and counted
  *    (unknown_channel), a STIM whose time has passed is applied and counted
  *    late;
- *  - SIGTERM ends the culture with status 0, a BYE, culture.h5 and a report
- *    that counts what was sent.
+ *  - the twin vanishing for a second does not stop the culture; a new twin
+ *    connects, SIGTERM ends the culture with status 0, a BYE to the new
+ *    twin, culture.h5 and a report that counts what was sent.
  * Usage: test_culture_stim NTWIN CULTURE.json WORK_DIR. Every wait has a
  * deadline: the test fails, never hangs. */
 #include <errno.h>
@@ -150,6 +151,14 @@ int main(int argc, char **argv) {
       term_at = mono_s() + 0.3;
     }
     if (extras_sent && !term_sent && mono_s() >= term_at) {
+      /* The twin vanishes for a second (no BYE): the culture goes on.
+       * Then a new twin connects and the culture is stopped by SIGTERM:
+       * the new twin gets its BYE. */
+      ntw_biolink_close(&link);
+      usleep(1000000);
+      if (waitpid(child, &(int){0}, WNOHANG) != 0) FAIL("the culture stopped when the twin vanished");
+      if (ntw_biolink_open_twin(&ep, &o, &link)) FAIL("cannot reopen the twin side");
+      usleep(300000);
       kill(child, SIGTERM);
       term_sent = true;
     }

@@ -59,8 +59,9 @@
  * needs to advance (conservative synchronisation). The culture clock (spike
  * t_us, message stamps, heartbeats) is µs since start, so the twin's clock
  * fit relates the same timebase the spikes use. HELLO at start and every 1 s
- * until the twin's first heartbeat, then every 10 s; heartbeats every 100
- * ms. A twin that vanishes does not stop the culture.
+ * until the twin's first heartbeat, then every 10 s, and every 10 ms while
+ * it could not be queued (no twin connected to the events socket);
+ * heartbeats every 100 ms. A twin that vanishes does not stop the culture.
  * Outputs: DIR/culture.h5 (ground truth, layout in README.md) and
  * DIR/culture_report.json, both written through a .tmp and renamed.
  */
@@ -449,7 +450,7 @@ typedef struct {
   double *change_at_s;
   /* link */
   ntw_biolink *link;
-  bool clock_started, peer_heartbeat;
+  bool clock_started, peer_heartbeat, hello_dropped;
   struct timespec t0;
   uint64_t stim_late, stim_applied, stim_activated;
 } culture;
@@ -1308,6 +1309,10 @@ static int send_hello(culture *c) {
     memcpy(lay[e].label, c->label[e], 3);
   }
   int rc = ntw_biolink_send_hello(c->link, 1000.0 / c->dt, NTW_BIO_UNIT_MV, lay, NTW_MEA_N);
+  /* Dropped (the twin's events socket is not connected yet, although its
+   * heartbeats may already arrive on the other one): retry soon, or the
+   * twin would wait for the next periodic HELLO. */
+  c->hello_dropped = rc == 1;
   return rc < 0 ? rc : 0;
 }
 
@@ -1365,7 +1370,7 @@ static int run_culture(culture *c, pacing *pc) {
       if ((err = ntw_biolink_send_heartbeat(c->link)) < 0) goto out;
       last_hb = now;
     }
-    if (c->link && now - last_hello >= (c->peer_heartbeat ? 10.0 : 1.0)) {
+    if (c->link && now - last_hello >= (c->hello_dropped ? 0.01 : c->peer_heartbeat ? 10.0 : 1.0)) {
       NTW_GOTO(err, send_hello(c), out);
       last_hello = now;
     }

@@ -5,6 +5,7 @@
  *             [--comm mpi|ofi] [--quiet]
  *   ntwin recording-info FILE [--format F] [--json]
  *   ntwin replay FILE [--speed X] [--events EP] ...  (src/replay.c)
+ *   ntwin culture CULTURE.json --out DIR [--t-stop S] [--seed N] [...]
  *   ntwin version | help
  *
  * Exit codes: 0 success, 1 run failed (bad input or runtime error), 2 usage.
@@ -26,6 +27,9 @@ static void usage(FILE *f) {
         "       ntwin recording-info FILE [--format auto|sjemea|nwb|mcs|csv] [--json]\n"
         "       ntwin replay FILE [--format F] [--from S] [--to S] [--speed X]\n"
         "                 [--events EP] [--commands EP] [--wait-peer S] [--quiet]\n"
+        "       ntwin culture CULTURE.json --out DIR [--t-stop S] [--seed N]\n"
+        "                 [--events EP] [--commands EP] [--no-pace] [--no-link]\n"
+        "                 [--wait-peer S] [--quiet]\n"
         "       ntwin version\n"
         "       ntwin help\n"
         "run: simulates the network on all MPI ranks and writes DIR/spikes.h5\n"
@@ -36,6 +40,12 @@ static void usage(FILE *f) {
         "of a recorded MEA file (sjemea/NWB/MCS HDF5 or CSV channel,time_s).\n"
         "replay: streams a recorded file on the bio link in real time, for a twin\n"
         "(config \"twin\": {\"source\": {\"kind\": \"link\"}}).\n",
+        "culture: a stand-in living culture on a 60-electrode MEA (one rank), paced\n"
+        "by the wall clock, publishing spikes on the bio link (default events\n"
+        "tcp://127.0.0.1:5557, commands tcp://127.0.0.1:5559) and obeying STIM\n"
+        "commands; writes its ground truth to DIR/culture.h5 and\n"
+        "DIR/culture_report.json. --wait-peer S: start the clock at the twin's first\n"
+        "heartbeat (or after S s); --no-pace: as fast as possible.\n",
         f);
 }
 
@@ -52,6 +62,8 @@ int main(int argc, char **argv) {
     rc = ntw_cli_replay(argc - 1, argv + 1);
   } else if (strcmp(cmd, "recording-info") == 0) {
     rc = ntw_cli_recording_info(argc - 1, argv + 1);
+  } else if (strcmp(cmd, "culture") == 0) {
+    rc = ntw_cli_culture(argc - 1, argv + 1);
   } else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     if (rank == 0) printf("ntwin %s\n", NTW_VERSION);
     rc = 0;

@@ -39,7 +39,7 @@ static void usage(FILE *f) {
         "recording-info: format, channels, spikes, duration, rates and network bursts\n"
         "of a recorded MEA file (sjemea/NWB/MCS HDF5 or CSV channel,time_s).\n"
         "replay: streams a recorded file on the bio link in real time, for a twin\n"
-        "(config \"twin\": {\"source\": {\"kind\": \"link\"}}).\n",
+        "(config \"twin\": {\"source\": {\"kind\": \"link\"}}).\n"
         "culture: a stand-in living culture on a 60-electrode MEA (one rank), paced\n"
         "by the wall clock, publishing spikes on the bio link (default events\n"
         "tcp://127.0.0.1:5557, commands tcp://127.0.0.1:5559) and obeying STIM\n"

@@ -19,6 +19,7 @@
 #include "core/ntw_error.h"
 #include "core/sysinfo.h"
 #include "engine.h"
+#include "partnet.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
 #include "io/spikes.h"
@@ -574,7 +575,20 @@ int ntw_cli_run(int argc, char **argv) {
     if (!err) err = ntw_place_bind(MPI_COMM_WORLD, mode, binding, sizeof binding);
     if (agree(err)) goto done;
   }
-  if (agree(ntw_part_create(cfg->sim.partition, cfg->n_neurons, P, &part))) goto done;
+  double part_s = MPI_Wtime();
+  if (agree(ntw_part_create_config(cfg->sim.partition, cfg, P, &part))) goto done;
+  {
+    /* Every rank computed the map itself; a rank that got another one (a
+     * different METIS build on another node) would silently lose spikes. */
+    uint64_t d = ntw_part_digest(part), dmin, dmax;
+    MPI_Allreduce(&d, &dmin, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(&d, &dmax, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+    err = dmin == dmax ? 0 : NTW_ERR(NTW_ERR_INTERNAL,
+                                     "partition %s: the ranks computed different maps "
+                                     "(different METIS libraries?)", cfg->sim.partition);
+    if (agree(err)) goto done;
+  }
+  part_s = MPI_Wtime() - part_s;
   if (agree(ntw_comm_create(cfg->sim.comm, MPI_COMM_WORLD, &comm))) goto done;
 
   /* Spike recorder. */

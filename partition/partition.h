@@ -46,11 +46,12 @@ int ntw_part_create(const char *strategy, uint64_t n, int nranks,
 
 /* Any strategy, for the network `net` (n = sum of population sizes).
  * "graph" (METIS k-way, partition/graph.c): the populations are cut into
- * chunks of contiguous gids (about NTW_PART_GRAPH_VERTICES in all, and at
- * least 4 per rank per population where the population is that large);
+ * chunks of contiguous gids (at most about NTW_PART_GRAPH_VERTICES in all,
+ * fewer when the graph would be dense, and at least 4 per rank per
+ * population where the population is that large);
  * vertex weight = neurons + expected incoming synapses of the chunk (work
  * and memory), edge weight = expected synapses between two chunks, in both
- * directions; METIS minimises the cut with a 3 % imbalance tolerance. Each
+ * directions; METIS minimises the cut with a 1 % imbalance tolerance. Each
  * chunk goes whole to one rank, so the map is a list of gid ranges. */
 #define NTW_PART_GRAPH_VERTICES 1024
 int ntw_part_create_net(const char *strategy, const ntw_part_net *net,

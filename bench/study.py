@@ -24,7 +24,7 @@ Study file fields (keys starting with "_" are comments):
               per rank); only where a generator exists (brunel, brunel-small),
               other networks run at scale 1 only and other scales are skipped
   ranks       list of positive integers (MPI ranks)
-  partitions  list of "round_robin" / "block", default ["round_robin"]
+  partitions  list of "round_robin" / "block" / "graph", default ["round_robin"]
   comms       list of comm backends, default ["mpi"] (the only one so far)
   reps        repetitions, default 3
   t_stop      biological time per run in ms, default: the config's
@@ -58,7 +58,7 @@ NAMED = {  # name -> (config, generator scale of the config or None)
 }
 FIELDS = {"name", "mode", "networks", "scales", "ranks", "partitions", "comms", "reps",
           "t_stop", "bind", "seed"}
-PARTITIONS = ("round_robin", "block")
+PARTITIONS = ("round_robin", "block", "graph")
 COMMS = ("mpi",)
 BINDS = ("core", "numa", "none")
 

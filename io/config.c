@@ -47,7 +47,7 @@ static const char *const rule_names[] = {"fixed_indegree", "fixed_probability",
                                          "fixed_total_number"};
 /* Indexed by ntw_dist_kind - 1 (constants are plain numbers). */
 static const char *const dist_names[] = {"uniform", "normal", "lognormal"};
-static const char *const partition_names[] = {"round_robin", "block"};
+static const char *const partition_names[] = {"round_robin", "block", "graph"};
 static const char *const bind_names[] = {"core", "numa", "none"};
 static const char *const comm_names[] = {"mpi", "ofi"};
 static const char *const stim_names[] = {"poisson", "dc", "spike_times",

@@ -12,7 +12,7 @@
  * keys starting with '_', e.g. "_comment", are notes and ignored):
  * {
  *   "simulation": { "dt": 0.1, "t_stop": 1000.0, "seed": 12345,
- *                   "partition": "round_robin"|"block",
+ *                   "partition": "round_robin"|"block"|"graph",
  *                   "bind": "core"|"numa"|"none", "comm": "mpi"|"ofi" },
  *   "populations": [ { "name": "E", "model": "iaf_psc_delta", "size": 8000,
  *                      "params": { "tau_m": 20.0, "V_m": VALUE, ... } } ],
@@ -225,7 +225,7 @@ typedef struct {
   double dt;     /* ms, > 0 */
   double t_stop; /* ms, >= 0 */
   uint64_t seed;
-  char partition[NTW_NAME_MAX]; /* "round_robin" (default) | "block" */
+  char partition[NTW_NAME_MAX]; /* "round_robin" (default) | "block" | "graph" */
   char bind[NTW_NAME_MAX];      /* "core" (default) | "numa" | "none" */
   char comm[NTW_NAME_MAX];      /* "mpi" (default) or "ofi" (libfabric) */
 } ntw_sim_cfg;

@@ -1,32 +1,17 @@
 /* partition/partition.c - gid -> rank maps, one ops table per strategy.
  *
  * Callers ask owner() once per gid while building connection tables, so each
- * op is O(1), allocation-free and uses only 64-bit arithmetic (gids may
- * exceed 2^32). Divisor-dependent constants are computed once at create. */
+ * op is O(1) (graph: O(log ranges)), allocation-free and uses only 64-bit
+ * arithmetic (gids may exceed 2^32). Divisor-dependent constants are
+ * computed once at create. The graph strategy lives in graph.c. */
 #include "partition/partition.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/ntw_error.h"
-
-typedef struct {
-  int (*owner)(const ntw_part *p, uint64_t gid);
-  uint64_t (*local_count)(const ntw_part *p, int rank);
-  uint64_t (*local_gid)(const ntw_part *p, int rank, uint64_t lidx);
-  uint64_t (*local_lower)(const ntw_part *p, int rank, uint64_t gid);
-} part_ops;
-
-struct ntw_part {
-  const part_ops *ops;
-  const char *name; /* points into the static registry */
-  uint64_t n;
-  uint64_t nranks;
-  int nranks_int;
-  /* block: q = n / P, r = n % P; ranks < r hold q + 1 gids, which end at
-   * big_end = r * (q + 1). */
-  uint64_t q, r, big_end;
-};
+#include "partition/partition_impl.h"
 
 /* ---- round_robin: gid -> gid % P, local index gid / P ---- */
 
@@ -86,63 +71,110 @@ static const part_ops rr_ops = {rr_owner, rr_local_count, rr_local_gid,
 static const part_ops block_ops = {block_owner, block_local_count,
                                    block_local_gid, block_local_lower};
 
-/* The registry: add a strategy by adding a row (and its name below). */
+/* The registry: add a strategy by adding a row. `net` marks strategies
+ * that need the network (ntw_part_create_net), not just n. */
 static const struct {
   const char *name;
   const part_ops *ops;
+  bool net;
 } registry[] = {
-    {"round_robin", &rr_ops},
-    {"block", &block_ops},
+    {"round_robin", &rr_ops, false},
+    {"block", &block_ops, false},
+    {"graph", &ntw__part_graph_ops, true},
 };
 #define NREG (sizeof registry / sizeof registry[0])
 
 static const char *const strategy_names[NREG + 1] = {"round_robin", "block",
-                                                    NULL};
+                                                    "graph", NULL};
+#define KNOWN "round_robin, block, graph"
 
 const char *const *ntw_part_strategies(void) { return strategy_names; }
 
-int ntw_part_create(const char *strategy, uint64_t n, int nranks,
-                    ntw_part **out) {
+static int part_create(const char *strategy, uint64_t n,
+                       const ntw_part_net *net, int nranks, ntw_part **out) {
   NTW_CHECK(out != NULL, NTW_ERR_ARG, "ntw_part_create: out is NULL");
   *out = NULL;
   NTW_CHECK(strategy != NULL, NTW_ERR_ARG,
-            "partition strategy is missing (known: round_robin, block)");
+            "partition strategy is missing (known: " KNOWN ")");
   NTW_CHECK(nranks >= 1, NTW_ERR_ARG,
             "partition: number of ranks must be >= 1 (got %d)", nranks);
   /* n is unsigned, so n >= 0 holds by type. */
 
-  const part_ops *ops = NULL;
-  const char *name = NULL;
-  for (size_t i = 0; i < NREG; i++) {
-    if (strcmp(strategy, registry[i].name) == 0) {
-      ops = registry[i].ops;
-      name = registry[i].name;
-      break;
-    }
-  }
-  NTW_CHECK(ops != NULL, NTW_ERR_ARG,
-            "unknown partition strategy '%s' (known: round_robin, block)",
-            strategy);
+  size_t k = 0;
+  while (k < NREG && strcmp(strategy, registry[k].name) != 0) k++;
+  NTW_CHECK(k < NREG, NTW_ERR_ARG,
+            "unknown partition strategy '%s' (known: " KNOWN ")", strategy);
+  NTW_CHECK(!registry[k].net || net, NTW_ERR_ARG,
+            "partition strategy '%s' needs the network's projections "
+            "(ntw_part_create_net)", strategy);
 
   ntw_part *p = calloc(1, sizeof *p);
   NTW_ALLOC_CHECK(p);
-  p->ops = ops;
-  p->name = name;
+  p->ops = registry[k].ops;
+  p->name = registry[k].name;
   p->n = n;
   p->nranks = (uint64_t)nranks;
   p->nranks_int = nranks;
   p->q = n / p->nranks;
   p->r = n % p->nranks;
   p->big_end = p->r * (p->q + 1);
+  if (registry[k].net) {
+    int err = ntw__part_graph_init(p, net);
+    if (err) {
+      ntw_part_destroy(&p);
+      return err;
+    }
+  }
   *out = p;
   return NTW_OK;
+}
+
+int ntw_part_create(const char *strategy, uint64_t n, int nranks,
+                    ntw_part **out) {
+  return part_create(strategy, n, NULL, nranks, out);
+}
+
+int ntw_part_create_net(const char *strategy, const ntw_part_net *net,
+                        int nranks, ntw_part **out) {
+  NTW_CHECK(net != NULL && (net->npops == 0 || net->pop_size != NULL) &&
+                (net->nprojs == 0 || net->projs != NULL),
+            NTW_ERR_ARG, "ntw_part_create_net: no network description");
+  uint64_t n = 0;
+  for (size_t i = 0; i < net->npops; i++) {
+    NTW_CHECK(net->pop_size[i] <= UINT64_MAX - n, NTW_ERR_ARG,
+              "partition: population sizes overflow 64 bits");
+    n += net->pop_size[i];
+  }
+  return part_create(strategy, n, net, nranks, out);
 }
 
 void ntw_part_destroy(ntw_part **p) {
   if (p == NULL || *p == NULL)
     return;
+  ntw__part_graph_free(*p);
   free(*p);
   *p = NULL;
+}
+
+/* FNV-1a over 64-bit words. */
+static uint64_t fnv(uint64_t h, uint64_t x) {
+  for (int i = 0; i < 8; i++) {
+    h ^= (x >> (8 * i)) & 0xff;
+    h *= UINT64_C(0x100000001b3);
+  }
+  return h;
+}
+
+uint64_t ntw_part_digest(const ntw_part *p) {
+  uint64_t h = UINT64_C(0xcbf29ce484222325);
+  for (const char *c = p->name; *c; c++) h = fnv(h, (unsigned char)*c);
+  h = fnv(h, p->n);
+  h = fnv(h, p->nranks);
+  for (uint64_t i = 0; i < p->nseg; i++) {
+    h = fnv(h, p->seg_start[i]);
+    h = fnv(h, (uint64_t)p->seg_rank[i]);
+  }
+  return h;
 }
 
 const char *ntw_part_name(const ntw_part *p) { return p->name; }

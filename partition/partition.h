@@ -4,23 +4,58 @@
  * strategy keeps each rank's neurons in ascending gid order, so the local
  * index of a gid is the number of the rank's gids below it; populations (gid
  * ranges) are therefore contiguous ranges of local indices on every rank.
- * Strategies are registered by name (a table of function pointers), so a
- * graph partitioner can be added without touching callers.
- * None of these functions is collective: every rank computes the same map.
+ * Strategies are registered by name (a table of function pointers).
+ * None of these functions is collective: every rank computes the same map
+ * (for "graph" too: METIS runs serially with fixed options and seed on the
+ * same input; ntw_part_digest lets callers confirm the ranks agree).
  */
 #ifndef NTW_PARTITION_H
 #define NTW_PARTITION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct ntw_part ntw_part;
 
+/* The network as a partitioner sees it, without synapses: populations are
+ * contiguous gid ranges in order, and each projection is described by the
+ * number of synapses its rule gives in expectation. */
+typedef struct {
+  size_t source, target; /* population indices */
+  double synapses;       /* expected synapses of the projection, >= 0 */
+  bool one_to_one;       /* source i -> target i only (else homogeneous:
+                            every allowed pair equally likely) */
+  bool no_autapses;      /* source == target and no self-connections */
+} ntw_part_proj;
+
+typedef struct {
+  size_t npops;
+  const uint64_t *pop_size; /* gids of population p follow those of p - 1 */
+  size_t nprojs;
+  const ntw_part_proj *projs;
+} ntw_part_net;
+
 /* strategy: "round_robin" (gid % nranks) or "block" (contiguous, sizes
- * differing by at most one, lower ranks larger). Unknown names fail with
- * NTW_ERR_ARG and a message listing the known strategies. */
+ * differing by at most one, lower ranks larger). "graph" needs the network:
+ * use ntw_part_create_net (here it fails with NTW_ERR_ARG saying so).
+ * Unknown names fail with NTW_ERR_ARG and a message listing the known
+ * strategies. */
 int ntw_part_create(const char *strategy, uint64_t n, int nranks,
                     ntw_part **out);
+
+/* Any strategy, for the network `net` (n = sum of population sizes).
+ * "graph" (METIS k-way, partition/graph.c): the populations are cut into
+ * chunks of contiguous gids (at most about NTW_PART_GRAPH_VERTICES in all,
+ * fewer when the graph would be dense, and at least 4 per rank per
+ * population where the population is that large);
+ * vertex weight = neurons + expected incoming synapses of the chunk (work
+ * and memory), edge weight = expected synapses between two chunks, in both
+ * directions; METIS minimises the cut with a 1 % imbalance tolerance. Each
+ * chunk goes whole to one rank, so the map is a list of gid ranges. */
+#define NTW_PART_GRAPH_VERTICES 1024
+int ntw_part_create_net(const char *strategy, const ntw_part_net *net,
+                        int nranks, ntw_part **out);
 void ntw_part_destroy(ntw_part **p);
 
 const char *ntw_part_name(const ntw_part *p);
@@ -39,5 +74,9 @@ uint64_t ntw_part_local_lower(const ntw_part *p, int rank, uint64_t gid);
 
 /* The names of all strategies, NULL-terminated. */
 const char *const *ntw_part_strategies(void);
+
+/* A 64-bit digest of the map (strategy, n, ranks and owner of every gid):
+ * equal digests on all ranks mean they computed the same partition. */
+uint64_t ntw_part_digest(const ntw_part *p);
 
 #endif

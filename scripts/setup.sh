@@ -14,6 +14,7 @@ PKGS=(
   libjansson-dev                        # JSON configs and reports
   librandom123-dev                      # counter-based random numbers
   libfabric-dev                         # the ofi comm backend (optional)
+  libmetis-dev                          # graph partitioning (--partition graph)
   libcmocka-dev                         # unit tests
   libzmq3-dev                           # bio link (ZeroMQ, as BioemuS and Open Ephys)
   python3-h5py python3-numpy python3-matplotlib   # plots, test checks

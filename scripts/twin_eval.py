@@ -17,9 +17,10 @@ Reads RUN_DIR/twin.h5 and RUN_DIR/report.json (written by `ntwin run` with a
     ([tc - 5 s, tc)) and after, retrack_s = the first time after tc at which
     the 3-interval running mean of Gamma is back to >= 90 % of the level
     before (null if never), and weight_change_corr = the Pearson correlation,
-    over electrode pairs (target e, source j), of the change of the ground
-    truth's effective weight G[e][j] and of the twin's W[e][j] between the
-    last sample before tc and the end of the run;
+    over the 4 x 4 pairs of electrode groups (the layout's quadrants NW, NE,
+    SW, SE; target group x source group), of the change of the mean ground
+    truth effective weight G and of the mean twin weight W between just
+    before tc and the end of the run (W averaged over 5 samples each side);
 
 then merges these figures into report.json's `twin` object and writes
 eval.json and the PNGs: twin_raster.png (recorded vs predicted),
@@ -129,9 +130,9 @@ def heldout(f, fit_s, bin_ms):
 def truth_eval(f, truth, res):
     g = h5py.File(truth, "r")
     changes = []
-    if "truth/changes/t_s" in g:
-        ts = g["truth/changes/t_s"][:]
-        kinds = g["truth/changes/kind"][:] if "truth/changes/kind" in g else [b"?"] * len(ts)
+    if "changes/t_s" in g:
+        ts = g["changes/t_s"][:]
+        kinds = g["changes/kind"][:] if "changes/kind" in g else [b"?"] * len(ts)
         changes = [(float(t), k.decode() if isinstance(k, bytes) else str(k)) for t, k in zip(ts, kinds)]
     ft = f["fidelity/t_ms"][:] * 1e-3
     fg = f["fidelity/gamma"][:]
@@ -155,15 +156,36 @@ def truth_eval(f, truth, res):
         dip = float(np.min(after[:5])) if len(after) else None
         corr = None
         if G is not None and len(Wt):
-            i0 = np.searchsorted(Gt, tc, side="right") - 1
+            # the sample taken just before the change (G_phase 1), else the
+            # last one before it
+            ph = g["truth/G_phase"][:] if "truth/G_phase" in g else np.zeros(len(Gt))
+            pre = np.where((ph == 1) & (np.abs(Gt - tc) < 1e-6))[0]
+            i0 = int(pre[0]) if len(pre) else np.searchsorted(Gt, tc, side="left") - 1
             w0 = np.searchsorted(Wt, tc, side="right") - 1
             if i0 >= 0 and w0 >= 0:
-                dG = (G[-1] - G[i0])[np.ix_(ids, ids)]
-                dW = W[-1] - W[w0]
-                mask = ~np.eye(len(ids), dtype=bool)
-                x, y = dG[mask], dW[mask]
-                if x.std() > 0 and y.std() > 0:
-                    corr = float(np.corrcoef(x, y)[0, 1])
+                # electrode groups: the four quadrants of the layout; the
+                # change of each group-to-group block mean, truth vs twin,
+                # W averaged over up to 5 samples before the change and
+                # over the last 5 (a single W sample is noisy)
+                x_um, y_um = f["layout/x_um"][:], f["layout/y_um"][:]
+                cx, cy = (x_um.min() + x_um.max()) / 2, (y_um.min() + y_um.max()) / 2
+                grp = (y_um >= cy).astype(int) * 2 + (x_um >= cx).astype(int)  # NW NE SW SE
+                Gc = G[:, ids][:, :, ids]
+                Wb = W[max(0, w0 - 4):w0 + 1].mean(axis=0)
+                We = W[-5:].mean(axis=0)
+                dG, dW = [], []
+                for a in range(4):
+                    for b in range(4):
+                        sel = np.ix_(grp == a, grp == b)
+                        dG.append(float(np.nanmean(Gc[-1][sel] - Gc[i0][sel])))
+                        dW.append(float(np.mean(We[sel] - Wb[sel])))
+                dG, dW = np.array(dG), np.array(dW)
+                if dG.std() > 0 and dW.std() > 0:
+                    corr = float(np.corrcoef(dG, dW)[0, 1])
+                res.setdefault("group_changes", []).append(
+                    {"t_s": tc, "groups": ["NW", "NE", "SW", "SE"],
+                     "dG_target_by_source": dG.reshape(4, 4).tolist(),
+                     "dW_target_by_source": dW.reshape(4, 4).tolist()})
         out.append({"t_s": tc, "kind": kind, "gamma_before": lvl, "gamma_min_after": dip,
                     "retrack_s": rt, "weight_change_corr": corr})
     res["changes"] = out

@@ -733,6 +733,9 @@ static int exchange_and_deliver(ntw_engine *e, int64_t t0) {
       e->send_counts[e->tranks[j]]++;
     total += e->trow[i + 1] - e->trow[i];
   }
+  /* Cross-rank volume for the report: two adds per window, none per spike. */
+  e->st.keys_self += (uint64_t)e->send_counts[e->rank];
+  e->st.keys_remote += total - (uint64_t)e->send_counts[e->rank];
   if (total > e->send_cap) {
     size_t cap = e->send_cap ? e->send_cap : 4096;
     while (cap < total) cap *= 2;

@@ -44,6 +44,8 @@ typedef struct {
   uint64_t syn_local;       /* synapses stored on this rank */
   uint64_t spikes_local;    /* spikes emitted by local neurons */
   uint64_t events_local;    /* synaptic events delivered on this rank */
+  uint64_t keys_remote;     /* spike keys this rank sent to other ranks */
+  uint64_t keys_self;       /* spike keys this rank sent to itself */
   uint64_t windows;
   int window_steps;         /* D */
   int max_delay_steps;

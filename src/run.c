@@ -19,6 +19,7 @@
 #include "core/ntw_error.h"
 #include "core/sysinfo.h"
 #include "engine.h"
+#include "partnet.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
 #include "io/spikes.h"
@@ -270,6 +271,7 @@ typedef struct {
   size_t n, cap;
   int64_t flushed_to; /* spike steps < this are written */
   int64_t flush_every; /* steps */
+  double io_s; /* wall seconds in flushes (collective I/O, not compute) */
 } recorder;
 
 static int recorder_flush(recorder *r, int64_t upto) {
@@ -303,7 +305,11 @@ static int recorder_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
                                  .pop = (uint32_t)r->rec_index[p]};
   }
   /* Spikes of window [lo, hi) carry steps lo+1 .. hi. */
-  if (hi + 1 - r->flushed_to >= r->flush_every) NTW_TRY(recorder_flush(r, hi + 1));
+  if (hi + 1 - r->flushed_to >= r->flush_every) {
+    double t0 = MPI_Wtime();
+    NTW_TRY(recorder_flush(r, hi + 1));
+    r->io_s += MPI_Wtime() - t0;
+  }
   return 0;
 }
 
@@ -427,8 +433,19 @@ typedef struct {
   const ckpt_ctl *ck;
   double restore_s;
   int stopped_by_signal;
-  json_t *twin; /* rank 0: the twin's report object (stolen), or NULL */
+  json_t *twin; /* rank 0: the twin's report object, or NULL */
+  double part_s; /* wall seconds to compute the partition */
 } report_in;
+
+/* max / mean of x[0..n), 1 when all are zero. */
+static double max_over_mean(const double *x, int n) {
+  double mx = 0, sum = 0;
+  for (int i = 0; i < n; i++) {
+    sum += x[i];
+    mx = x[i] > mx ? x[i] : mx;
+  }
+  return sum > 0 ? mx * n / sum : 1.0;
+}
 
 static int report(const report_in *in) {
   int rank, P;
@@ -457,7 +474,22 @@ static int report(const report_in *in) {
   MPI_Gather(&st.comm_s, 1, MPI_DOUBLE, comm_all, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
   MPI_Gather(&peak, 1, MPI_UINT64_T, peak_all, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
   MPI_Gather(bind_mine, 128, MPI_CHAR, bind_all, 128, MPI_CHAR, 0, MPI_COMM_WORLD);
+  /* Per-rank work and cross-rank volume. Compute time is the simulation
+   * wall time minus time inside the spike exchange and in output hooks
+   * (spike-report flushes, checkpoints): both contain waiting for other
+   * ranks, which is the effect of imbalance, not its cause. */
+  enum { W_NEURONS, W_SYN, W_EVENTS, W_REMOTE, W_SELF, NW };
+  uint64_t wmine[NW] = {st.n_local, st.syn_local, st.events_local, st.keys_remote,
+                        st.keys_self};
+  double out_s = in->ck->rec->io_s + in->ck->write_s;
+  double tmine[2] = {st.wall_sim_s - st.comm_s - out_s, out_s};
+  uint64_t *wall_ = rank == 0 ? malloc((size_t)P * NW * sizeof *wall_) : NULL;
+  double *tall = rank == 0 ? malloc((size_t)P * 2 * sizeof *tall) : NULL;
+  MPI_Gather(wmine, NW, MPI_UINT64_T, wall_, NW, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+  MPI_Gather(tmine, 2, MPI_DOUBLE, tall, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
   int err = 0;
+  double imb = 1.0;
+  uint64_t keys_remote = 0;
   if (rank == 0) {
     double t_sim = in->t_to_ms - in->t_from_ms;
     double wall = tmax[1];
@@ -493,6 +525,40 @@ static int report(const report_in *in) {
       json_array_append_new(ba, json_string(bind_all + 128 * r));
     }
     json_object_set_new(j, "comm_s_per_rank", ca);
+    json_object_set_new(j, "wall_partition_s", json_real(in->part_s));
+    {
+      json_t *arr[NW], *cs = json_array(), *os = json_array();
+      double *comp = malloc((size_t)P * 2 * sizeof *comp), *ev = comp ? comp + P : NULL;
+      if (!comp) err = NTW_ERR(NTW_ERR_NOMEM, "out of memory for the report");
+      uint64_t tot[NW] = {0};
+      for (int k = 0; k < NW; k++) arr[k] = json_array();
+      for (int r = 0; r < P && comp; r++) {
+        for (int k = 0; k < NW; k++) {
+          json_array_append_new(arr[k], json_integer((json_int_t)wall_[r * NW + k]));
+          tot[k] += wall_[r * NW + k];
+        }
+        comp[r] = tall[2 * r];
+        ev[r] = (double)wall_[r * NW + W_EVENTS];
+        json_array_append_new(cs, json_real(comp[r]));
+        json_array_append_new(os, json_real(tall[2 * r + 1]));
+      }
+      json_object_set_new(j, "neurons_per_rank", arr[W_NEURONS]);
+      json_object_set_new(j, "synapses_per_rank", arr[W_SYN]);
+      json_object_set_new(j, "events_per_rank", arr[W_EVENTS]);
+      json_object_set_new(j, "compute_s_per_rank", cs);
+      json_object_set_new(j, "output_s_per_rank", os);
+      json_object_set_new(j, "imbalance", json_real(comp ? max_over_mean(comp, P) : 0));
+      json_object_set_new(j, "imbalance_events", json_real(ev ? max_over_mean(ev, P) : 0));
+      json_object_set_new(j, "spike_keys_remote", json_integer((json_int_t)tot[W_REMOTE]));
+      json_object_set_new(j, "spike_keys_remote_per_rank", arr[W_REMOTE]);
+      json_object_set_new(j, "spike_keys_self", json_integer((json_int_t)tot[W_SELF]));
+      json_object_set_new(j, "spike_keys_self_per_rank", arr[W_SELF]);
+      json_object_set_new(j, "spike_keys_remote_per_spike",
+                          json_real(sum[1] ? (double)tot[W_REMOTE] / (double)sum[1] : 0));
+      imb = comp ? max_over_mean(comp, P) : 1.0;
+      keys_remote = tot[W_REMOTE];
+      free(comp);
+    }
     json_object_set_new(j, "peak_rss_bytes", pa);
     json_object_set_new(j, "bytes_per_synapse",
                         json_real(sum[0] ? (double)sum[3] / (double)sum[0] : 0));
@@ -514,7 +580,7 @@ static int report(const report_in *in) {
     json_object_set_new(j, "stopped_by_signal", json_integer(in->stopped_by_signal));
     json_object_set_new(j, "binding", ba);
     if (in->twin) json_object_set(j, "twin", in->twin);
-    err = write_json_atomic(in->args->out, "report.json", j);
+    if (!err) err = write_json_atomic(in->args->out, "report.json", j);
     json_decref(j);
     if (!err && !in->args->quiet) {
       char a[32], b[32], c[32], d[32];
@@ -535,14 +601,17 @@ static int report(const report_in *in) {
                 t_sim > 0 ? pops[p] / (cfg->pops[p].size * t_sim * 1e-3) : 0);
       fprintf(stderr,
               "\n  events    %s/s delivered; comm %.3f s (%.1f%% of wall)\n"
+              "  balance   compute max/mean %.3f; %.3g spike keys to other ranks "
+              "(%.2f per spike)\n"
               "  memory    %.2f bytes/synapse (+ %.0f MB runtime overhead per rank)\n"
               "  output    %s/spikes.h5,%s report.json\n",
-              d, tmax[0], wall > 0 ? 100 * tmax[0] / wall : 0,
+              d, tmax[0], wall > 0 ? 100 * tmax[0] / wall : 0, imb,
+              (double)keys_remote, sum[1] ? (double)keys_remote / (double)sum[1] : 0,
               sum[0] ? (double)sum[3] / (double)sum[0] : 0, sum[4] / 1e6 / P,
               in->args->out, cfg->nwrecs ? " weights.h5," : "");
     }
   }
-  free(pops), free(comm_all), free(peak_all), free(bind_all);
+  free(pops), free(comm_all), free(peak_all), free(bind_all), free(wall_), free(tall);
   MPI_Bcast(&err, 1, MPI_INT, 0, MPI_COMM_WORLD);
   return err;
 }
@@ -582,7 +651,20 @@ int ntw_cli_run(int argc, char **argv) {
     if (!err) err = ntw_place_bind(MPI_COMM_WORLD, mode, binding, sizeof binding);
     if (agree(err)) goto done;
   }
-  if (agree(ntw_part_create(cfg->sim.partition, cfg->n_neurons, P, &part))) goto done;
+  double part_s = MPI_Wtime();
+  if (agree(ntw_part_create_config(cfg->sim.partition, cfg, P, &part))) goto done;
+  {
+    /* Every rank computed the map itself; a rank that got another one (a
+     * different METIS build on another node) would silently lose spikes. */
+    uint64_t d = ntw_part_digest(part), dmin, dmax;
+    MPI_Allreduce(&d, &dmin, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(&d, &dmax, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+    err = dmin == dmax ? 0 : NTW_ERR(NTW_ERR_INTERNAL,
+                                     "partition %s: the ranks computed different maps "
+                                     "(different METIS libraries?)", cfg->sim.partition);
+    if (agree(err)) goto done;
+  }
+  part_s = MPI_Wtime() - part_s;
   if (agree(ntw_comm_create(cfg->sim.comm, MPI_COMM_WORLD, &comm))) goto done;
 
   /* Spike recorder. */
@@ -678,7 +760,7 @@ int ntw_cli_run(int argc, char **argv) {
     fprintf(stderr, "ntwin: stopped by signal %d at t = %g ms after a checkpoint\n",
             cc.signal, reached * cfg->sim.dt);
   report_in ri = {&a, cfg, eng, binding, rss_base, start * cfg->sim.dt,
-                  reached * cfg->sim.dt, &cc, restore_s, cc.signal, twin_json};
+                  reached * cfg->sim.dt, &cc, restore_s, cc.signal, twin_json, part_s};
   if (agree(report(&ri))) goto done;
   if (agree(twin_err)) goto done;
   rc = 0;

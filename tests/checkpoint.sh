@@ -2,7 +2,8 @@
 # Checkpoint guarantees, each asserted (DESIGN.md invariant 2, the checkpoint
 # issue):
 #  1. run 2T on N ranks == run T on N ranks, checkpoint, restore on M != N
-#     ranks with the other partition, run T: identical spikes and identical
+#     ranks with another partition (round_robin, block, graph both written
+#     and restored), run T: identical spikes and identical
 #     final state (every dataset of the final checkpoints);
 #  2. SIGUSR1 (what Slurm sends before a time limit) checkpoints at the next
 #     window boundary and stops cleanly; the restored run finishes the job
@@ -28,7 +29,8 @@ run() { # run NP ARGS... (stderr to $work/last.err)
 }
 
 # 1. N -> M matrix
-for case in "2 round_robin 1 block" "1 block 3 round_robin" "3 round_robin 4 block" "4 block 2 round_robin"; do
+for case in "2 round_robin 1 block" "1 block 3 round_robin" "3 graph 4 block" "4 block 2 round_robin" \
+    "2 round_robin 3 graph"; do
   set -- $case
   n=$1 pn=$2 m=$3 pm=$4 d="n$n-$pn-m$m-$pm"
   run "$n" run "$cfg" --out "$d/full" --partition "$pn" --checkpoint-final --quiet --bind none ||

@@ -270,6 +270,9 @@ expect negative_t_stop 1 out_t_stop --t-stop -- \
   run good.json --out out_t_stop --t-stop -5
 expect bogus_partition 1 out_partition --partition bogus -- \
   run good.json --out out_partition --partition bogus
+# a near miss of a strategy name: the one error lists every strategy
+expect typo_partition 1 out_partition_typo "--partition" "'metiss'" "round_robin, block, graph" -- \
+  run good.json --out out_partition_typo --partition metiss
 expect unknown_option 2 out_option "unknown option" --frobnicate -- \
   run good.json --frobnicate --out out_option
 expect unknown_option_last 2 out_option_last "unknown option" --frobnicate -- \

@@ -5,7 +5,7 @@
 # Usage: determinism.sh NTWIN MPIRUN H5DIFF CONFIG_DIR WORK_DIR
 #
 # Runs a 2,500-neuron Brunel network (configs/brunel-small.json cut to
-# 300 ms) on 1, 2, 3, 4 ranks x round_robin, block and requires every
+# 300 ms) on 1, 2, 3, 4 ranks x round_robin, block, graph and requires every
 # spikes.h5 to equal the 1-rank round_robin one (h5diff -r and cmp), the
 # spike count to be > 10,000, synapses == 2,500,000 and equal spike counts
 # in every report.json. A run with another --seed must give a different
@@ -79,7 +79,7 @@ echo "reference (1 rank, round_robin): $nfile spikes in file, report spikes=$ref
 [ "$nfile" = "$ref_spikes" ] || fail "reference report.json spikes=$ref_spikes but the file holds $nfile spikes"
 
 for np in 1 2 3 4; do
-  for part in round_robin block; do
+  for part in round_robin block graph; do
     out=$work/np${np}_$part
     [ "$out" = "$ref" ] || run "$np" "$part" "$out"
     syn=$(jget "$out/report.json" synapses)
@@ -126,4 +126,4 @@ if [ $failures -ne 0 ]; then
   echo "determinism: $failures check(s) failed" >&2
   exit 1
 fi
-echo "determinism: all 8 runs bit-identical ($ref_spikes spikes); other seed differs"
+echo "determinism: all 12 runs bit-identical ($ref_spikes spikes); other seed differs"

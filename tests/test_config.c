@@ -389,7 +389,7 @@ static void test_override(void **state) {
                    NTW_ERR_CONFIG);
   assert_string_equal(ntw_error_msg(),
                       "--partition: unknown partition 'metis' (known: "
-                      "round_robin, block)");
+                      "round_robin, block, graph)");
   assert_true(cfg->sim.t_stop == 250.0);
   assert_string_equal(cfg->sim.partition, "block");
 
@@ -455,7 +455,7 @@ static const bad_case bad_cases[] = {
      "}",
      NTW_ERR_CONFIG,
      "simulation.partition: unknown partition 'metis' (known: round_robin, "
-     "block)"},
+     "block, graph)"},
     {"{'simulation': {'dt': 0.1, 't_stop': 1, 'bind': 'socket'}, " POPS "}",
      NTW_ERR_CONFIG, "simulation.bind: unknown bind 'socket'"},
     {"{'simulation': {'dt': 0.1, 't_stop': 1, 'comm': 'ucx'}, " POPS "}",

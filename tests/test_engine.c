@@ -57,8 +57,8 @@ static void test_lif_exact(void **state) {
       "   {\"tau_m\": 20, \"C_m\": 250, \"E_L\": 0, \"V_th\": 20, \"V_reset\": 10,"
       "    \"V_m\": 5, \"t_ref\": 2.5, \"I_e\": 370}}],"
       " \"stimuli\": [{\"type\": \"dc\", \"target\": \"B\", \"amplitude\": 500, \"start\": 7.3}]}";
-  const char *strategies[] = {"round_robin", "block"};
-  for (int s = 0; s < 2; s++) {
+  const char *strategies[] = {"round_robin", "block", "graph"};
+  for (int s = 0; s < 3; s++) {
     sim m;
     sim_build(&m, json, MPI_COMM_WORLD, strategies[s]);
     spikes loc = {0}, all = {0};
@@ -96,8 +96,8 @@ static void test_delivery_time(void **state) {
                   " \"weight\": 30, \"delay\": %g}",
                   k ? ", " : "", k, delays[k]);
   snprintf(json + o, sizeof json - o, "]}");
-  const char *strategies[] = {"round_robin", "block"};
-  for (int s = 0; s < 2; s++) {
+  const char *strategies[] = {"round_robin", "block", "graph"};
+  for (int s = 0; s < 3; s++) {
     sim m;
     sim_build(&m, json, MPI_COMM_WORLD, strategies[s]);
     ntw_engine_stats st;
@@ -259,7 +259,7 @@ static void test_build_matches_serial(void **state) {
       "   \"delay\": {\"distribution\": \"normal\", \"mean\": 1.5, \"std\": 0.75, \"min\": 0.5, \"max\": 9}},"
       "  {\"source\": \"I\", \"target\": \"I\", \"rule\": \"fixed_total_number\", \"N\": 3000,"
       "   \"weight\": -0.3, \"delay\": 0.75, \"allow_autapses\": false, \"allow_multapses\": false}]}";
-  const char *strategies[] = {"round_robin", "block"};
+  const char *strategies[] = {"round_robin", "block", "graph"};
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   digest serial = {0, 0, 0, 1 << 30};
@@ -274,7 +274,7 @@ static void test_build_matches_serial(void **state) {
     assert_int_equal(serial.dmin, 5);
   }
   MPI_Bcast(&serial, sizeof serial, MPI_BYTE, 0, MPI_COMM_WORLD);
-  for (int s = 0; s < 2; s++) {
+  for (int s = 0; s < 3; s++) {
     sim m;
     sim_build(&m, json, MPI_COMM_WORLD, strategies[s]);
     digest loc = {0, 0, 0, 1 << 30}, tot;
@@ -398,8 +398,8 @@ static void test_fixed_total_number(void **state) {
     assert_true(fabs(var - expect) < 5 * expect * sqrt(2.0 / 300));
   }
   MPI_Bcast(serial.indeg, sizeof serial.indeg, MPI_BYTE, 0, MPI_COMM_WORLD);
-  const char *strategies[] = {"round_robin", "block"};
-  for (int s = 0; s < 2; s++) {
+  const char *strategies[] = {"round_robin", "block", "graph"};
+  for (int s = 0; s < 3; s++) {
     sim m;
     memset(&loc, 0, sizeof loc);
     loc.seen = calloc(378 * 301, 1);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/ntw_error.h"
+#include "partnet.h"
 
 const char *ntw_test_comm(void) {
   const char *c = getenv("NTW_TEST_COMM");
@@ -18,7 +19,7 @@ int ntw_test_sim_try(ntw_test_sim *s, const char *json, MPI_Comm mc,
   int P;
   MPI_Comm_size(mc, &P);
   int err = ntw_config_parse(json, strlen(json), "test.json", &s->cfg);
-  if (!err) err = ntw_part_create(strategy, s->cfg->n_neurons, P, &s->part);
+  if (!err) err = ntw_part_create_config(strategy, s->cfg, P, &s->part);
   if (!err) err = ntw_comm_create(ntw_test_comm(), mc, &s->comm);
   if (!err) err = ntw_engine_create(s->cfg, s->comm, s->part, &s->eng);
   return err;

@@ -1,0 +1,43 @@
+/* partition/partition_impl.h - private to partition/: the layout of
+ * ntw_part and the ops table each strategy fills. */
+#ifndef NTW_PARTITION_IMPL_H
+#define NTW_PARTITION_IMPL_H
+
+#include <stdint.h>
+
+#include "partition/partition.h"
+
+typedef struct {
+  int (*owner)(const ntw_part *p, uint64_t gid);
+  uint64_t (*local_count)(const ntw_part *p, int rank);
+  uint64_t (*local_gid)(const ntw_part *p, int rank, uint64_t lidx);
+  uint64_t (*local_lower)(const ntw_part *p, int rank, uint64_t gid);
+} part_ops;
+
+struct ntw_part {
+  const part_ops *ops;
+  const char *name; /* points into the static registry */
+  uint64_t n;
+  uint64_t nranks;
+  int nranks_int;
+  /* block: q = n / P, r = n % P; ranks < r hold q + 1 gids, which end at
+   * big_end = r * (q + 1). */
+  uint64_t q, r, big_end;
+  /* graph: the map as nseg gid ranges [seg_start[i], seg_start[i + 1]),
+   * seg_start[nseg] = n, owned by seg_rank[i]; adjacent ranges have
+   * different owners. Per rank, its ranges in gid order: rseg_off[r] ..
+   * rseg_off[r + 1] index rseg (segment indices), rseg_cum the rank's gids
+   * before each of them; count[r] gids in all. */
+  uint64_t nseg;
+  uint64_t *seg_start;
+  int *seg_rank;
+  uint64_t *rseg_off, *rseg, *rseg_cum, *count;
+};
+
+/* graph.c */
+extern const part_ops ntw__part_graph_ops;
+/* Fills p's graph fields (p->n, p->nranks are set). */
+int ntw__part_graph_init(ntw_part *p, const ntw_part_net *net);
+void ntw__part_graph_free(ntw_part *p);
+
+#endif

@@ -28,8 +28,15 @@ twin_fidelity.png (Gamma and rate correlation over time, hidden changes and
 stimulation epochs marked), twin_timing.png (lag and loop-latency
 histograms), twin_weights.png (W before/after, and G when known).
 
+With --open-loop DIR (the same culture run with the loop off, as
+scripts/demo.sh does) the burst rates with and without the loop come from
+the two runs: report.json's burst_rate_hz.open_loop is then the reference
+run's, and the culture's own burst counts (its ground truth) are compared
+too. --summary prints the demo's closing summary.
+
 usage: /usr/bin/python3 scripts/twin_eval.py RUN_DIR [--truth CULTURE.h5]
-           [--fit-s S] [--bin-ms 10] [--ntwin build/src/ntwin] [--no-plots]
+           [--open-loop DIR] [--summary] [--fit-s S] [--bin-ms 10]
+           [--ntwin build/src/ntwin] [--no-plots]
 """
 import argparse
 import json
@@ -127,6 +134,10 @@ def heldout(f, fit_s, bin_ms):
             "electrodes": len(r_twin)}
 
 
+def G_n(g):
+    return g["truth/G"].shape[1] if "truth/G" in g else 0
+
+
 def truth_eval(f, truth, res):
     g = h5py.File(truth, "r")
     changes = []
@@ -141,8 +152,17 @@ def truth_eval(f, truth, res):
     W = f["weights/W"][:]
     G = g["truth/G"][:] if "truth/G" in g else None
     Gt = g["truth/G_t_s"][:] if "truth/G_t_s" in g else None
-    # the twin's channel order = the culture's channel ids in its HELLO
-    ids = f["layout/channel_id"][:]
+    # the twin's channels as the culture's channel ids: on the link they are
+    # the ids of its HELLO; a CSV replay numbers channels 0.. in file order
+    # but keeps the culture's ids as labels
+    ids = f["layout/channel_id"][:].astype(int)
+    labs = [x.decode() if isinstance(x, bytes) else str(x) for x in f["layout/label"][:]]
+    clabs = [x.decode() if isinstance(x, bytes) else str(x) for x in g["mea/label"][:]] \
+        if "mea/label" in g else []
+    if clabs and all(l in clabs for l in labs):
+        ids = np.array([clabs.index(l) for l in labs])
+    elif all(l.isdigit() and int(l) < G_n(g) for l in labs):
+        ids = np.array([int(l) for l in labs])
     for tc, kind in changes:
         before = fg[(ft > tc - 5) & (ft <= tc) & np.isfinite(fg)]
         after = fg[(ft > tc) & np.isfinite(fg)]
@@ -168,6 +188,9 @@ def truth_eval(f, truth, res):
                 # W averaged over up to 5 samples before the change and
                 # over the last 5 (a single W sample is noisy)
                 x_um, y_um = f["layout/x_um"][:], f["layout/y_um"][:]
+                if not np.all(np.isfinite(x_um)) and "mea/x_um" in g:
+                    # a file replay without positions: the culture's
+                    x_um, y_um = g["mea/x_um"][:][ids], g["mea/y_um"][:][ids]
                 cx, cy = (x_um.min() + x_um.max()) / 2, (y_um.min() + y_um.max()) / 2
                 grp = (y_um >= cy).astype(int) * 2 + (x_um >= cx).astype(int)  # NW NE SW SE
                 Gc = G[:, ids][:, :, ids]
@@ -189,6 +212,22 @@ def truth_eval(f, truth, res):
         out.append({"t_s": tc, "kind": kind, "gamma_before": lvl, "gamma_min_after": dip,
                     "retrack_s": rt, "weight_change_corr": corr})
     res["changes"] = out
+    # the culture's own bursts (its ground truth), by stimulation epoch
+    alt = float(f.attrs["stim_alternate_s"])
+    if "mea/bursts/start_us" in g and alt > 0:
+        B0 = float(f.attrs["B0_us"])
+        t_end = float(f["fidelity/t_ms"][-1]) * 1e-3 if len(f["fidelity/t_ms"]) else 0
+        st = (g["mea/bursts/start_us"][:] - B0) * 1e-6
+        st = st[(st >= 0) & (st < t_end)]
+        on = (np.floor(st / alt).astype(int) % 2) == 1
+        k = np.arange(int(np.ceil(t_end / alt)))
+        lens = np.minimum(alt, t_end - k * alt)
+        t_on, t_off = lens[k % 2 == 1].sum(), lens[k % 2 == 0].sum()
+        res["culture_bursts"] = {
+            "closed_loop": int(on.sum()), "open_loop": int((~on).sum()),
+            "closed_loop_s": float(t_on), "open_loop_s": float(t_off),
+            "rate_closed_loop_hz": float(on.sum() / t_on) if t_on else None,
+            "rate_open_loop_hz": float((~on).sum() / t_off) if t_off else None}
     return changes
 
 
@@ -300,6 +339,8 @@ def main():
     ap.add_argument("--bin-ms", type=float, default=10.0)
     ap.add_argument("--ntwin", default=os.path.join(HERE, "..", "build", "src", "ntwin"))
     ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("--open-loop")
+    ap.add_argument("--summary", action="store_true")
     a = ap.parse_args()
     tpath, rpath = os.path.join(a.run, "twin.h5"), os.path.join(a.run, "report.json")
     if not os.path.exists(tpath) or not os.path.exists(rpath):
@@ -322,6 +363,23 @@ def main():
         res["heldout"] = heldout(f, fit, a.bin_ms)
     changes = truth_eval(f, a.truth, res) if a.truth else []
     t = rep.setdefault("twin", {})
+    if a.open_loop:
+        ref = json.load(open(os.path.join(a.open_loop, "report.json")))["twin"]
+        br = t.setdefault("burst_rate_hz", {})
+        br["open_loop"] = ref["burst_rate_hz"].get("open_loop")
+        res["open_loop_run"] = {"dir": a.open_loop, "burst_rate_hz": br["open_loop"],
+                                "gamma_steady": ref.get("gamma_steady")}
+        def own(d):  # the culture's own bursts within the twin's run
+            try:
+                g = h5py.File(os.path.join(d, "culture", "culture.h5"), "r")
+                ft = h5py.File(os.path.join(d, "twin.h5"), "r")
+            except OSError:
+                return None
+            B0, T = float(ft.attrs["B0_us"]), json.load(open(os.path.join(d, "report.json")))["t_sim_ms"] * 1e3
+            st = g["mea/bursts/start_us"][:]
+            n = int(np.sum((st >= B0) & (st < B0 + T)))
+            return {"bursts": n, "seconds": T * 1e-6, "rate_hz": n / (T * 1e-6) if T else None}
+        res["culture_bursts_runs"] = {"closed_loop": own(a.run), "open_loop": own(a.open_loop)}
     t["evaluation"] = res
     if res.get("changes"):
         t["retrack_s"] = [c["retrack_s"] for c in res["changes"]]
@@ -335,6 +393,9 @@ def main():
         json.dump(res, o, indent=2)
     if not a.no_plots:
         plots(a.run, f, rep, changes, res)
+    if a.summary:
+        summary(rep, res)
+        return
     br, bw = res["bursts_recorded"], res["bursts_twin"]
     print("twin_eval: bursts recorded %d (%.3f Hz), twin %d (%.3f Hz)"
           % (br["bursts"], br["burst_rate_hz"], bw["bursts"], bw["burst_rate_hz"]))
@@ -343,11 +404,44 @@ def main():
         print("twin_eval: held out %.0f-%.0f s: rate corr twin %.3f vs baseline %.3f; Gamma %.3f"
               % (h["from_s"], h["to_s"], h["rate_corr_twin"] or np.nan,
                  h["rate_corr_baseline"] or np.nan, h["gamma_twin"] or np.nan))
+    cb = res.get("culture_bursts")
+    if cb:
+        print("twin_eval: culture's own bursts: %.3f Hz with the loop (%d in %.0f s), %.3f Hz without"
+              " (%d in %.0f s)" % (cb["rate_closed_loop_hz"] or 0, cb["closed_loop"], cb["closed_loop_s"],
+                                   cb["rate_open_loop_hz"] or 0, cb["open_loop"], cb["open_loop_s"]))
     for c in res.get("changes", []):
         print("twin_eval: change '%s' at %.1f s: Gamma %.3f before, min %.3f after, retrack %s s,"
               " weight-change corr %s" % (c["kind"], c["t_s"], c["gamma_before"],
                                            c["gamma_min_after"] if c["gamma_min_after"] is not None else np.nan,
                                            c["retrack_s"], c["weight_change_corr"]))
+
+
+def summary(rep, res):
+    r, t = rep, rep["twin"]
+    f = lambda d: "p50 %.2f / p99 %.2f / max %.2f ms" % (d["p50"] or 0, d["p99"] or 0, d["max"] or 0)
+    print("")
+    print("Neuromorphic Twin demo: %.1f s of biology, %s, twin of %d neurons on %d ranks, window %g ms"
+          % (r["t_sim_ms"] / 1e3, t["regime"], r["neurons"], r["ranks"], r["window_ms"]))
+    print("  fidelity   Gamma (causal, 5 ms) %.3f in steady state, population-rate corr %.3f"
+          % (t["gamma_steady"] or 0, t["rate_corr_steady"] or 0))
+    for c in res.get("changes", []):
+        print("  change     %s at %.1f s (hidden): Gamma %.3f before, %.3f at worst after, back to 90 %% in %s s;"
+              % (c["kind"], c["t_s"], c["gamma_before"], c["gamma_min_after"] if c["gamma_min_after"] is not None else float("nan"),
+                 c["retrack_s"]))
+        print("             twin vs true weight change by electrode group: r = %s"
+              % ("%.2f" % c["weight_change_corr"] if c["weight_change_corr"] is not None else "n/a"))
+    br = t.get("burst_rate_hz", {})
+    cb = res.get("culture_bursts_runs") or {}
+    cl, ol = cb.get("closed_loop"), cb.get("open_loop")
+    print("  loop       network bursts %.3f Hz with the loop, %.3f Hz without (recorded spikes, ntwin's detector)"
+          % (br.get("closed_loop") or 0, br.get("open_loop") or 0))
+    if cl and ol:
+        print("             culture's own count: %d in %.0f s with, %d in %.0f s without; %d stimulations sent"
+              % (cl["bursts"], cl["seconds"], ol["bursts"], ol["seconds"], t["stims_sent"]))
+    print("  timing     lag %s; %d deadline misses in %d windows; %d late events"
+          % (f(t["lag_ms"]), t["deadline_misses"], t["windows"], t["late_events"]))
+    print("             loop latency (event received -> decision) %s" % f(t["latency_ms"]))
+    print("  pictures   twin_raster.png twin_fidelity.png twin_timing.png twin_weights.png culture/culture.png")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,8 @@ static const char *const stim_names[] = {"poisson", "dc", "spike_times",
 static const char *const top_keys[] = {"simulation", "populations",
                                        "projections", "stimuli", "record"};
 static const char *const sim_keys[] = {"dt",        "t_stop", "seed",
-                                       "partition", "bind",   "comm"};
+                                       "partition", "bind",   "comm",
+                                       "overlap"};
 static const char *const pop_keys[] = {"name", "model", "size", "params"};
 static const char *const proj_keys[] = {
     "source", "target", "rule",           "indegree",       "p",  "N",
@@ -388,6 +389,9 @@ static int parse_sim(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
     }
     snprintf(choices[i].dst, NTW_NAME_MAX, "%s", val);
   }
+  sim->overlap = false;
+  if ((v = json_object_get(s, "overlap")) != NULL)
+    NTW_TRY(bool_value(c, v, "simulation.overlap", &sim->overlap));
   return 0;
 }
 

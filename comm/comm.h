@@ -33,9 +33,35 @@ MPI_Comm ntw_comm_mpi(const ntw_comm *c);
 int ntw_comm_exchange(ntw_comm *c, const uint64_t *send, const int *counts,
                       const uint64_t **recv, size_t *nrecv);
 
+/* The same exchange split in two, so that computation can run while the
+ * keys travel (the engine's overlap mode). At most one split exchange is in
+ * flight per ntw_comm; ntw_comm_exchange must not be called meanwhile.
+ *
+ * ntw_comm_start: collective in the sense that every rank must start the
+ * same sequence of exchanges; it never blocks on other ranks. `send` and
+ * `counts` as for ntw_comm_exchange; both must stay valid and unchanged
+ * until ntw_comm_wait returns (backends may send from them in place). */
+int ntw_comm_start(ntw_comm *c, const uint64_t *send, const int *counts);
+/* Not collective, never blocks: lets the backend move the exchange in
+ * flight along (cheap; call it now and then while computing). No-op when
+ * nothing is in flight. */
+int ntw_comm_progress(ntw_comm *c);
+/* Completes the exchange in flight; results as for ntw_comm_exchange. It
+ * returns once every rank's keys for this rank have arrived, which needs
+ * only that the other ranks have started this exchange and keep calling
+ * the comm or MPI (every rank must eventually wait for it). */
+int ntw_comm_wait(ntw_comm *c, const uint64_t **recv, size_t *nrecv);
+/* Is a split exchange in flight? */
+int ntw_comm_pending(const ntw_comm *c);
+
 /* Wall seconds spent inside exchanges so far (includes waiting for the
- * slowest rank, which is where load imbalance shows). */
+ * slowest rank, which is where load imbalance shows): blocking exchanges,
+ * starts, progress calls and waits. */
 double ntw_comm_seconds(const ntw_comm *c);
+/* Of those: seconds blocked (ntw_comm_exchange and ntw_comm_wait), and
+ * seconds posting (ntw_comm_start and ntw_comm_progress). */
+double ntw_comm_wait_seconds(const ntw_comm *c);
+double ntw_comm_post_seconds(const ntw_comm *c);
 /* Number of exchanges and keys sent by this rank so far. */
 uint64_t ntw_comm_exchanges(const ntw_comm *c);
 uint64_t ntw_comm_keys_sent(const ntw_comm *c);

@@ -19,6 +19,12 @@
  * steady state. Self keys are copied. Received keys are gathered in rank
  * order into one buffer that stays valid until the next exchange.
  *
+ * The split exchange: ofi_start posts window w's sends (keys copied into
+ * our staging buffers) and returns; ofi_wait is the rest (headers, overflow
+ * parts, send completions, gather, re-post). With one exchange in flight at
+ * a time a peer is still at most one window ahead, so the pre-posted slot
+ * sets suffice.
+ *
  * Every operation's context is a struct fi_context2 we own, so providers that
  * need FI_CONTEXT/FI_CONTEXT2 are served; -FI_EAGAIN on a post means "drive
  * progress (read the CQ) and retry"; CQ errors are read with fi_cq_readerr.
@@ -99,6 +105,8 @@ typedef struct {
   ofi_op *oop;         /* [peer] */
   int ndone[2];        /* slots of each set completed */
   unsigned idle;       /* consecutive empty CQ reads */
+  ofi_buf self;        /* this window's keys for ourselves */
+  size_t self_n;
   uint64_t *out;
   size_t out_cap;
   int pending_sends, pending_recvs, pending_ovf;
@@ -385,6 +393,7 @@ static void ofi_release(ofi_state *s, int P) {
     if (s->sbuf) buf_free(&s->sbuf[p]);
     if (s->obuf) buf_free(&s->obuf[p]);
   }
+  buf_free(&s->self);
   if (s->av) fi_close(&s->av->fid);
   if (s->cq) fi_close(&s->cq->fid);
   if (s->domain) fi_close(&s->domain->fid);
@@ -425,8 +434,9 @@ static void ofi_fini(ntw_comm *c) {
 
 /* ---- one window ---- */
 
-static int ofi_exchange(ntw_comm *c, const uint64_t *send, const int *counts,
-                        const uint64_t **recv, size_t *nrecv) {
+/* Start of window w: stage and post the sends (keys are copied, so the
+ * caller's buffer is free again at return) and return. */
+static int ofi_start(ntw_comm *c, const uint64_t *send, const int *counts) {
   ofi_state *s = c->data;
   const int P = c->size, me = c->rank;
   const uint64_t w = s->window;
@@ -464,10 +474,28 @@ static int ofi_exchange(ntw_comm *c, const uint64_t *send, const int *counts,
       s->pending_sends++;
     }
   }
+  /* Self keys are copied too: the caller may reuse `send` before wait. */
+  size_t nself = (size_t)counts[me];
+  NTW_TRY(buf_reserve(s, &s->self, (nself + 1) * sizeof(uint64_t)));
+  if (nself) memcpy(s->self.p, send + s->soff[me], nself * sizeof(uint64_t));
+  s->self_n = nself;
+  return 0;
+}
+
+/* Reads completions only; a posted window moves on while we compute. */
+static int ofi_progress_op(ntw_comm *c) { return ofi_progress(c->data); }
+
+/* End of window w: wait for every peer's header (and overflow part), for
+ * our sends, gather in rank order and re-post this slot set for w + 2. */
+static int ofi_wait(ntw_comm *c, const uint64_t **recv, size_t *nrecv) {
+  ofi_state *s = c->data;
+  const int P = c->size, me = c->rank;
+  const uint64_t w = s->window;
+  const int set = (int)(w & 1);
 
   /* All headers of this window (completions of window w + 1 may come too). */
   while (s->ndone[set] < P - 1) NTW_TRY(ofi_progress(s));
-  size_t total = (size_t)counts[me];
+  size_t total = s->self_n;
   for (int p = 0; p < P; p++) {
     if (p == me) continue;
     ofi_slot *sl = &s->slot[set][p];
@@ -506,8 +534,8 @@ static int ofi_exchange(ntw_comm *c, const uint64_t *send, const int *counts,
   size_t o = 0;
   for (int r = 0; r < P; r++) {
     if (r == me) {
-      if (counts[me]) memcpy(s->out + o, send + s->soff[me], (size_t)counts[me] * 8);
-      o += (size_t)counts[me];
+      if (s->self_n) memcpy(s->out + o, s->self.p, s->self_n * 8);
+      o += s->self_n;
       continue;
     }
     ofi_slot *sl = &s->slot[set][r];
@@ -538,6 +566,12 @@ static int ofi_exchange(ntw_comm *c, const uint64_t *send, const int *counts,
   return 0;
 }
 
+static int ofi_exchange(ntw_comm *c, const uint64_t *send, const int *counts,
+                        const uint64_t **recv, size_t *nrecv) {
+  NTW_TRY(ofi_start(c, send, counts));
+  return ofi_wait(c, recv, nrecv);
+}
+
 uint64_t ntw_comm_ofi_overflows(const ntw_comm *c) {
   const ofi_state *s = c->data;
   return s ? s->overflows : 0;
@@ -549,4 +583,7 @@ const ntw_comm_ops ntw_comm_ofi_ops = {
     .init = ofi_init,
     .exchange = ofi_exchange,
     .fini = ofi_fini,
+    .start = ofi_start,
+    .progress = ofi_progress_op,
+    .wait = ofi_wait,
 };

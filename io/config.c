@@ -85,7 +85,8 @@ static const char *const tstim_keys[] = {"policy", "electrodes", "amplitude",
                                          "factor", "alternate_s", "pulses",
                                          "pulse_interval_ms"};
 static const char *const sim_keys[] = {"dt",        "t_stop", "seed",
-                                       "partition", "bind",   "comm"};
+                                       "partition", "bind",   "comm",
+                                       "overlap"};
 static const char *const pop_keys[] = {"name", "model", "size", "params"};
 static const char *const proj_keys[] = {
     "source", "target", "rule",           "indegree",       "p",  "N",
@@ -417,6 +418,9 @@ static int parse_sim(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
     }
     snprintf(choices[i].dst, NTW_NAME_MAX, "%s", val);
   }
+  sim->overlap = false;
+  if ((v = json_object_get(s, "overlap")) != NULL)
+    NTW_TRY(bool_value(c, v, "simulation.overlap", &sim->overlap));
   return 0;
 }
 

@@ -13,7 +13,8 @@
  * {
  *   "simulation": { "dt": 0.1, "t_stop": 1000.0, "seed": 12345,
  *                   "partition": "round_robin"|"block"|"graph",
- *                   "bind": "core"|"numa"|"none", "comm": "mpi"|"ofi" },
+ *                   "bind": "core"|"numa"|"none", "comm": "mpi"|"ofi",
+ *                   "overlap": false|true },
  *   "populations": [ { "name": "E", "model": "iaf_psc_delta", "size": 8000,
  *                      "params": { "tau_m": 20.0, "V_m": VALUE, ... } } ],
  *   "projections": [ { "source": "E", "target": "I",
@@ -228,6 +229,7 @@ typedef struct {
   char partition[NTW_NAME_MAX]; /* "round_robin" (default) | "block" | "graph" */
   char bind[NTW_NAME_MAX];      /* "core" (default) | "numa" | "none" */
   char comm[NTW_NAME_MAX];      /* "mpi" (default) or "ofi" (libfabric) */
+  bool overlap; /* exchange spikes while computing (engine.h), default off */
 } ntw_sim_cfg;
 
 typedef struct ntw_config {

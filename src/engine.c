@@ -601,6 +601,18 @@ int ntw_engine_create(const ntw_config *cfg, ntw_comm *comm,
     err = NTW_ERR(NTW_ERR_NOMEM, "out of memory for exchange buffers");
     goto fail;
   }
+  /* Overlap needs two epochs per window of at least one step each: with
+   * D = 1 every spike may be needed in the very next step, so the run
+   * falls back to one blocking exchange per window. The first epoch takes
+   * the odd step, so the second (whose exchange spans the window boundary
+   * and the next window's first epoch) is the shorter. */
+  e->overlap = cfg->sim.overlap && e->D >= 2;
+  e->ep_first = (e->D + 1) / 2;
+  /* Tests only: a longer first epoch delivers some spikes too late, which
+   * the overlap determinism tests must catch (tests/determinism_overlap.sh). */
+  const char *fault = getenv("NTW_FAULT_EPOCH_STEPS");
+  if (fault && atoi(fault) >= 1)
+    e->ep_first = atoi(fault) < e->D ? atoi(fault) : e->D;
   e->st.wall_build_s = MPI_Wtime() - t0;
   *out = e;
   return 0;
@@ -723,11 +735,14 @@ static int cmp_u64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static int exchange_and_deliver(ntw_engine *e, int64_t t0) {
+/* Keys of the spikes win[lo, hi), all emitted in steps >= t0, into
+ * send_buf, grouped by destination rank (send_counts). A key is
+ * (step - t0) << 48 | gid. */
+static int pack_spikes(ntw_engine *e, size_t lo, size_t hi, int64_t t0) {
   const int P = e->nranks;
   memset(e->send_counts, 0, (size_t)P * sizeof(int));
   size_t total = 0;
-  for (size_t k = 0; k < e->win_n; k++) {
+  for (size_t k = lo; k < hi; k++) {
     uint32_t i = e->win_lidx[k];
     for (uint64_t j = e->trow[i]; j < e->trow[i + 1]; j++)
       e->send_counts[e->tranks[j]]++;
@@ -747,16 +762,20 @@ static int exchange_and_deliver(ntw_engine *e, int64_t t0) {
   e->send_offs[0] = 0;
   for (int r = 0; r < P; r++) e->send_offs[r + 1] = e->send_offs[r] + e->send_counts[r];
   /* Window spikes are in step order, so each destination's keys are too. */
-  for (size_t k = 0; k < e->win_n; k++) {
+  for (size_t k = lo; k < hi; k++) {
     uint32_t i = e->win_lidx[k];
     uint64_t key = (uint64_t)(e->win_step[k] - 1 - t0) << NTW_KEY_GID_BITS |
                    e->win_gid[k];
     for (uint64_t j = e->trow[i]; j < e->trow[i + 1]; j++)
       e->send_buf[e->send_offs[e->tranks[j]]++] = key;
   }
-  const uint64_t *recv;
-  size_t nrecv;
-  NTW_TRY(ntw_comm_exchange(e->comm, e->send_buf, e->send_counts, &recv, &nrecv));
+  return 0;
+}
+
+/* Deliver the received keys of spikes emitted in [t0, t1) into the ring
+ * and the plastic stores. */
+static int deliver(ntw_engine *e, const uint64_t *recv, size_t nrecv,
+                   int64_t t0, int64_t t1) {
   if (nrecv > e->recv_cap) {
     size_t cap = e->recv_cap ? e->recv_cap : 4096;
     while (cap < nrecv) cap *= 2;
@@ -766,7 +785,9 @@ static int exchange_and_deliver(ntw_engine *e, int64_t t0) {
     e->recv_cap = cap;
   }
   /* Deliver in (step, gid) order whatever the partition: each target then
-   * sums its inputs in the same order on any number of ranks. */
+   * sums its inputs in the same order on any number of ranks. Epochs are
+   * delivered in step order, so under overlap every ring slot still sees
+   * its inputs in global (step, gid) order. */
   memcpy(e->recv_sorted, recv, nrecv * sizeof *recv);
   qsort(e->recv_sorted, nrecv, sizeof *recv, cmp_u64);
 
@@ -796,7 +817,27 @@ static int exchange_and_deliver(ntw_engine *e, int64_t t0) {
       events += ntw_syn_deliver(e, &e->stores[q], g, s);
   }
   e->st.events_local += events;
+  e->delivered_to = t1;
   return 0;
+}
+
+/* The blocking path: exchange and deliver the spikes win[lo, win_n) of
+ * steps [t0, t1). */
+static int exchange_and_deliver(ntw_engine *e, size_t lo, int64_t t0, int64_t t1) {
+  NTW_TRY(pack_spikes(e, lo, e->win_n, t0));
+  const uint64_t *recv;
+  size_t nrecv;
+  NTW_TRY(ntw_comm_exchange(e->comm, e->send_buf, e->send_counts, &recv, &nrecv));
+  return deliver(e, recv, nrecv, t0, t1);
+}
+
+/* Overlap: wait for the epoch in flight (if any) and deliver it. */
+static int finish_pending(ntw_engine *e, int64_t upto) {
+  if (!ntw_comm_pending(e->comm)) return 0;
+  const uint64_t *recv;
+  size_t nrecv;
+  NTW_TRY(ntw_comm_wait(e->comm, &recv, &nrecv));
+  return deliver(e, recv, nrecv, e->pend_t0, upto);
 }
 
 /* A spike of local neuron li (in block b) emitted in step s, stamped s+1. */
@@ -827,55 +868,108 @@ static int emit_forced(ntw_engine *e, const forced_spike *f, size_t n,
   return 0;
 }
 
+/* Steps [s0, s1): stimuli, neuron updates, spikes into the window buffer.
+ * With an exchange in flight, the comm is given a chance to progress once
+ * per step (cheap: a completion-queue read or MPI_Testall). */
+static int compute_steps(ntw_engine *e, int64_t s0, int64_t s1) {
+  const uint64_t nl = e->n_local;
+  const bool poke = ntw_comm_pending(e->comm);
+  add_poisson(e, s0, s1);
+  for (int64_t s = s0; s < s1; s++) {
+    while (e->next_dc < e->ndc && e->dc[e->next_dc].step <= s) {
+      const dc_event *ev = &e->dc[e->next_dc++];
+      for (uint64_t i = ev->lo; i < ev->lo + ev->n; i++) e->i_dc[i] += ev->delta;
+      if (e->i_dc != e->i_ext) /* noise targets are redone just below */
+        memcpy(e->i_ext + ev->lo, e->i_dc + ev->lo, ev->n * sizeof *e->i_ext);
+    }
+    if (e->nnoise) update_noise(e, s);
+    double *slot = e->ring + (size_t)(s & e->ring_mask) * nl;
+    const size_t step_first = e->win_n;
+    for (size_t b = 0; b < e->nblocks; b++) {
+      pop_block *pb = &e->blocks[b];
+      if (!pb->n) continue;
+      size_t ns = 0;
+      const double *in[2] = {slot + pb->lo,
+                             slot + (e->nports > 1 ? e->ring_port : 0) + pb->lo};
+      pb->ops->update(pb->state, in, e->i_ext + pb->lo, e->upd_buf, &ns);
+      for (size_t k = 0; k < ns; k++)
+        NTW_TRY(emit(e, b, (uint32_t)pb->lo + e->upd_buf[k], s));
+    }
+    /* Forced spikes of this step (spike_times stimuli, then those forced
+     * at run time), unless the neuron already spiked in it. */
+    NTW_TRY(emit_forced(e, e->forced, e->nforced, &e->next_forced, s, step_first));
+    NTW_TRY(emit_forced(e, e->live, e->nlive, &e->next_live, s, step_first));
+    for (int p = 0; p < e->nports; p++)
+      memset(slot + (size_t)p * e->ring_port, 0, nl * sizeof *slot);
+    if (poke) NTW_TRY(ntw_comm_progress(e->comm));
+  }
+  return 0;
+}
+
+/* One window [t0, t1). Without overlap: compute it, then exchange and
+ * deliver its spikes. With overlap: two epochs [t0, tm) and [tm, t1), each
+ * computed while the previous epoch's exchange is in flight, then that
+ * exchange is finished and delivered and the epoch's own is started. The
+ * spikes of an epoch starting at a are first needed in step a + D; two
+ * consecutive epochs (in this window or across a boundary) span at most
+ * ep_first + (D - ep_first) = D steps, so they are delivered in time, and
+ * before the Poisson input of the steps they reach is added: every ring
+ * slot sees the same additions in the same order as without overlap. */
+static int run_window(ntw_engine *e, int64_t t0, int64_t t1) {
+  e->win_n = 0;
+  if (!e->overlap) {
+    NTW_TRY(compute_steps(e, t0, t1));
+    return exchange_and_deliver(e, 0, t0, t1);
+  }
+  const int64_t tm = t0 + e->ep_first < t1 ? t0 + e->ep_first : t1;
+  int64_t lo = t0;
+  for (int half = 0; half < 2 && lo < t1; half++) {
+    const int64_t hi = half == 0 ? tm : t1;
+    const size_t first = e->win_n;
+    NTW_TRY(compute_steps(e, lo, hi));
+    NTW_TRY(finish_pending(e, lo));
+    NTW_TRY(pack_spikes(e, first, e->win_n, lo));
+    NTW_TRY(ntw_comm_start(e->comm, e->send_buf, e->send_counts));
+    e->pend_t0 = lo;
+    e->st.epochs++;
+    lo = hi;
+  }
+  return 0;
+}
+
+int ntw_engine_drain(ntw_engine *e) {
+  NTW_TRY(finish_pending(e, e->step));
+  ntw_syn_post_prune(e);
+  return 0;
+}
+
 int ntw_engine_run(ntw_engine *e, int64_t until) {
   double wall0 = MPI_Wtime();
-  const uint64_t nl = e->n_local;
+  int err = 0;
   e->stop_requested = false;
+  e->delivered_to = e->step; /* runs end drained (and restores set step) */
   while (e->step < until && !e->stop_requested) {
     const int64_t t0 = e->step;
     const int64_t t1 = t0 + e->D < until ? t0 + e->D : until;
     for (int h = 0; h < e->nhooks[NTW_HOOK_BEFORE_WINDOW]; h++)
-      NTW_TRY(e->hooks[NTW_HOOK_BEFORE_WINDOW][h].fn(
-          e, t0, t1, e->hooks[NTW_HOOK_BEFORE_WINDOW][h].ctx));
-    add_poisson(e, t0, t1);
-    e->win_n = 0;
-    for (int64_t s = t0; s < t1; s++) {
-      while (e->next_dc < e->ndc && e->dc[e->next_dc].step <= s) {
-        const dc_event *ev = &e->dc[e->next_dc++];
-        for (uint64_t i = ev->lo; i < ev->lo + ev->n; i++) e->i_dc[i] += ev->delta;
-        if (e->i_dc != e->i_ext) /* noise targets are redone just below */
-          memcpy(e->i_ext + ev->lo, e->i_dc + ev->lo, ev->n * sizeof *e->i_ext);
-      }
-      if (e->nnoise) update_noise(e, s);
-      double *slot = e->ring + (size_t)(s & e->ring_mask) * nl;
-      const size_t step_first = e->win_n;
-      for (size_t b = 0; b < e->nblocks; b++) {
-        pop_block *pb = &e->blocks[b];
-        if (!pb->n) continue;
-        size_t ns = 0;
-        const double *in[2] = {slot + pb->lo,
-                               slot + (e->nports > 1 ? e->ring_port : 0) + pb->lo};
-        pb->ops->update(pb->state, in, e->i_ext + pb->lo, e->upd_buf, &ns);
-        for (size_t k = 0; k < ns; k++)
-          NTW_TRY(emit(e, b, (uint32_t)pb->lo + e->upd_buf[k], s));
-      }
-      /* Forced spikes of this step (spike_times stimuli, then those forced
-       * at run time), unless the neuron already spiked in it. */
-      NTW_TRY(emit_forced(e, e->forced, e->nforced, &e->next_forced, s, step_first));
-      NTW_TRY(emit_forced(e, e->live, e->nlive, &e->next_live, s, step_first));
-      for (int p = 0; p < e->nports; p++)
-        memset(slot + (size_t)p * e->ring_port, 0, nl * sizeof *slot);
-    }
+      NTW_GOTO(err, e->hooks[NTW_HOOK_BEFORE_WINDOW][h].fn(
+                        e, t0, t1, e->hooks[NTW_HOOK_BEFORE_WINDOW][h].ctx),
+               out);
+    NTW_GOTO(err, run_window(e, t0, t1), out);
     e->st.spikes_local += e->win_n;
-    NTW_TRY(exchange_and_deliver(e, t0));
     e->step = t1;
     e->st.windows++;
     for (int h = 0; h < e->nhooks[NTW_HOOK_AFTER_WINDOW]; h++)
-      NTW_TRY(e->hooks[NTW_HOOK_AFTER_WINDOW][h].fn(
-          e, t0, t1, e->hooks[NTW_HOOK_AFTER_WINDOW][h].ctx));
+      NTW_GOTO(err, e->hooks[NTW_HOOK_AFTER_WINDOW][h].fn(
+                        e, t0, t1, e->hooks[NTW_HOOK_AFTER_WINDOW][h].ctx),
+               out);
   }
+  /* Nothing stays in flight between runs: the caller may checkpoint, map
+   * weights or destroy the engine. */
+  err = ntw_engine_drain(e);
+out:
   e->st.wall_sim_s += MPI_Wtime() - wall0;
-  return 0;
+  return err;
 }
 
 /* ------------------------------------------------------------------ */
@@ -921,6 +1015,8 @@ int ntw_engine_force_spikes(ntw_engine *e, const uint64_t *gids,
 int ntw_engine_map_weights(ntw_engine *e, int proj, ntw_weight_map_fn fn,
                            void *ctx) {
   const ntw_config *cfg = e->cfg;
+  /* Spikes in flight must meet the weights they met without overlap. */
+  NTW_TRY(ntw_engine_drain(e));
   if (proj < 0) {
     for (size_t k = 0; k < e->nstores; k++) {
       syn_store *st = &e->stores[k];
@@ -1032,7 +1128,12 @@ void ntw_engine_get_stats(const ntw_engine *e, ntw_engine_stats *st) {
   st->max_delay_steps = e->dmax;
   st->min_delay_built = e->nsyn ? e->dmin_built : 0;
   st->step = e->step;
+  st->overlap = e->overlap;
+  st->overlap_requested = e->cfg->sim.overlap;
+  st->epoch_steps = e->overlap ? e->ep_first : e->D;
   st->comm_s = ntw_comm_seconds(e->comm);
+  st->comm_wait_s = ntw_comm_wait_seconds(e->comm);
+  st->comm_post_s = ntw_comm_post_seconds(e->comm);
 }
 
 const ntw_config *ntw_engine_config(const ntw_engine *e) { return e->cfg; }

@@ -16,9 +16,26 @@
  * random numbers are keyed by global ids and steps, so results are
  * bit-identical for any number of ranks and any partition.
  *
+ * Overlap (simulation.overlap, D >= 2): each window is computed as two
+ * epochs, [t0, t0 + ceil(D/2)) and the rest; an epoch's spikes are sent
+ * without blocking and travel while the next epoch is computed, then they
+ * are delivered, before the epoch after that starts (any two consecutive
+ * epochs span at most D steps, so no spike arrives late). Deliveries keep
+ * the same (step, gid) order and happen before each slot's Poisson input
+ * is added, so spikes, weights and checkpoints are bit-identical with and
+ * without overlap. With D = 1 the engine falls back to the blocking
+ * exchange.
+ *
  * Hooks run on every rank before and after each window, in registration
  * order; the twin coupling and the recorders plug in there, so the engine
- * knows nothing of files or biology.
+ * knows nothing of files or biology. Windows (and so hook calls) are the
+ * same with and without overlap. At an AFTER_WINDOW hook every step of the
+ * window has been executed and its spikes emitted (ntw_engine_window_spikes),
+ * but under overlap the spikes of the window's second epoch may still be in
+ * flight (not yet in the ring or the plastic weights); the same holds at the
+ * next BEFORE_WINDOW hook. A hook that reads or changes synapses or the
+ * spikes in flight (checkpoints, weight records, weight changes) calls
+ * ntw_engine_drain first; ntw_engine_map_weights does it itself.
  */
 #ifndef NTW_ENGINE_H
 #define NTW_ENGINE_H
@@ -51,7 +68,14 @@ typedef struct {
   int max_delay_steps;
   int min_delay_built;      /* smallest delay actually stored, steps */
   int64_t step;             /* next step to execute */
-  double wall_build_s, wall_sim_s, comm_s;
+  int overlap;              /* exchanges overlap computation */
+  int overlap_requested;    /* simulation.overlap (off with D = 1) */
+  int epoch_steps;          /* steps per exchange: ceil(D/2) with overlap */
+  uint64_t epochs;          /* exchanges started without blocking */
+  double wall_build_s, wall_sim_s;
+  /* comm: all seconds in the comm layer, of which blocked in an exchange
+   * or a wait, and spent posting (start, progress) */
+  double comm_s, comm_wait_s, comm_post_s;
 } ntw_engine_stats;
 
 /* Collective. Builds the local part of the network. Errors in the config
@@ -68,6 +92,15 @@ int ntw_engine_add_hook(ntw_engine *e, ntw_hook_kind kind, ntw_hook_fn fn,
 /* Collective. Advances until step >= until_step (the last window may be
  * shorter than D). */
 int ntw_engine_run(ntw_engine *e, int64_t until_step);
+
+/* Collective (every rank at the same window boundary; it may block on
+ * other ranks). Finishes the exchange in flight, if any, and delivers it:
+ * afterwards every spike emitted so far is in the ring and the plastic
+ * state, as at a window boundary without overlap. Also forgets the STDP
+ * post-history entries no future delivery reads, so that a checkpoint
+ * written now holds the same history whatever the windows and epochs so
+ * far. Cheap when nothing is in flight; ntw_engine_run returns drained. */
+int ntw_engine_drain(ntw_engine *e);
 
 /* Ask ntw_engine_run to return after the current window (from a hook; every
  * rank must ask in the same window). */
@@ -93,7 +126,9 @@ double ntw_engine_get_v(const ntw_engine *e, uint64_t gid);
 double ntw_engine_get_i_ext(const ntw_engine *e, uint64_t gid);
 
 /* Calls fn for every synapse stored on this rank: source and target gid,
- * weight, delay in steps. Order: by source gid, then as stored. */
+ * weight, delay in steps. Order: by source gid, then as stored. Plastic
+ * weights are those after the deliveries so far: in a hook under overlap,
+ * call ntw_engine_drain first. */
 typedef void (*ntw_synapse_fn)(uint64_t src, uint64_t tgt, float w, int delay,
                                void *ctx);
 void ntw_engine_foreach_synapse(const ntw_engine *e, ntw_synapse_fn fn,
@@ -122,8 +157,11 @@ int ntw_engine_force_spikes(ntw_engine *e, const uint64_t *gids,
  * rank (proj < 0) or of projection proj only; fn may change it (a culture's
  * hidden changes, the twin's assimilation). Same order as
  * ntw_engine_foreach_synapse. A static projection must be indexed
- * (ntw_proj_cfg.indexed), otherwise NTW_ERR_NOTSUP. Not collective: to
- * keep ranks consistent, every rank must apply the same rule. */
+ * (ntw_proj_cfg.indexed), otherwise NTW_ERR_NOTSUP. Every rank must apply
+ * the same rule at the same window boundary, to keep ranks consistent and
+ * because it first drains the exchange in flight (ntw_engine_drain), so
+ * that the spikes in flight meet the weights they would meet without
+ * overlap: collective under overlap. */
 typedef void (*ntw_weight_map_fn)(uint64_t src, uint64_t tgt, float *w,
                                   void *ctx);
 int ntw_engine_map_weights(ntw_engine *e, int proj, ntw_weight_map_fn fn,

@@ -188,6 +188,17 @@ struct ntw_engine {
   hook hooks[2][NTW_MAX_HOOKS];
   int nhooks[2];
 
+  /* Overlap (engine.h): each window is computed as two epochs, the first
+   * ep_first steps long; the exchange of an epoch travels while the next
+   * one is computed. pend_t0 is the first step of the epoch whose exchange
+   * is in flight (ntw_comm_pending). */
+  bool overlap;
+  int ep_first;
+  int64_t pend_t0;
+  /* Every spike emitted in a step < delivered_to has been delivered (the
+   * horizon of the post-history pruning). */
+  int64_t delivered_to;
+
   uint64_t *pop_spikes;
   int64_t step;
   bool stop_requested;
@@ -202,6 +213,10 @@ void ntw_syn_free(syn_store *st, size_t nprojs);
 void ntw_syn_post_free(ntw_engine *e);
 /* Record a post-synaptic spike (stamp) of local neuron li in block b. */
 int ntw_syn_post_spike(ntw_engine *e, size_t b, uint64_t li, int64_t stamp);
+/* Forget every post-history entry no delivery from delivered_to on can
+ * read: the same entries whatever the windows, epochs and pruning so far,
+ * so that checkpoints hold a canonical history. */
+void ntw_syn_post_prune(ntw_engine *e);
 /* Deliver the spike of source g emitted in step s through store st;
  * returns the number of synaptic events. */
 uint64_t ntw_syn_deliver(ntw_engine *e, syn_store *st, uint64_t g, int64_t s);

@@ -31,7 +31,7 @@
 #define NTW_MAX_CKPT_AT 64
 
 typedef struct {
-  const char *config, *out, *partition, *bind, *restore, *comm;
+  const char *config, *out, *partition, *bind, *restore, *comm, *overlap;
   double t_stop;
   bool has_t_stop, has_seed, quiet, ckpt_final;
   uint64_t seed;
@@ -86,7 +86,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
     static const char *const with_value[] = {
         "--out",     "--t-stop",  "--seed",           "--partition",
         "--bind",    "--restore", "--checkpoint-every", "--checkpoint-at",
-        "--comm"};
+        "--comm",    "--overlap"};
     bool known = false;
     for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
       known |= strcmp(o, with_value[k]) == 0;
@@ -129,6 +129,10 @@ static int parse_args(int argc, char **argv, run_args *a) {
       }
     } else if (strcmp(o, "--comm") == 0) {
       a->comm = v;
+    } else if (strcmp(o, "--overlap") == 0) {
+      NTW_CHECK(!strcmp(v, "on") || !strcmp(v, "off"), NTW_ERR_ARG,
+                "--overlap: 'on' or 'off' (got '%s')", v);
+      a->overlap = v;
     } else {
       a->bind = v;
     }
@@ -228,6 +232,7 @@ static int load_config(const run_args *a, ntw_config **cfg, ntw_ckpt_info *ck) {
   NTW_TRY(ntw_config_override(*cfg, a->has_t_stop ? &a->t_stop : NULL,
                               has_seed ? &seed : NULL, a->partition, a->bind,
                               a->comm));
+  if (a->overlap) (*cfg)->sim.overlap = strcmp(a->overlap, "on") == 0;
   if (a->restore)
     NTW_CHECK((*cfg)->sim.t_stop > ck->t_ms, NTW_ERR_ARG,
               "--t-stop: the checkpoint is at t = %g ms; give a later --t-stop "
@@ -357,8 +362,10 @@ static int ckpt_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
     }
   }
   if (!want) return 0;
-  /* Everything up to this boundary goes into this run's spike report. */
+  /* Everything up to this boundary goes into this run's spike report, and
+   * every spike emitted so far into the checkpoint's state (overlap). */
   NTW_TRY(recorder_flush(c->rec, hi + 1));
+  NTW_TRY(ntw_engine_drain(e));
   char path[4200];
   snprintf(path, sizeof path, "%s/checkpoint-%lld.h5", c->out, (long long)llround(hi * c->dt));
   double t0 = MPI_Wtime();
@@ -464,8 +471,9 @@ static int report(const report_in *in) {
   NTW_ALLOC_CHECK(pops);
   MPI_Reduce(ntw_engine_pop_spikes(in->eng), pops, (int)cfg->npops,
              MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
-  double tm[3] = {st.comm_s, st.wall_sim_s, st.wall_build_s}, tmax[3];
-  MPI_Reduce(tm, tmax, 3, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+  double tm[5] = {st.comm_s, st.wall_sim_s, st.wall_build_s, st.comm_wait_s,
+                  st.comm_post_s}, tmax[5];
+  MPI_Reduce(tm, tmax, 5, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
   double *comm_all = rank == 0 ? malloc((size_t)P * sizeof *comm_all) : NULL;
   uint64_t *peak_all = rank == 0 ? malloc((size_t)P * sizeof *peak_all) : NULL;
   char *bind_all = rank == 0 ? calloc((size_t)P, 128) : NULL;
@@ -518,6 +526,11 @@ static int report(const report_in *in) {
     json_object_set_new(j, "events_per_s", json_real(wall > 0 ? sum[2] / wall : 0));
     json_object_set_new(j, "comm_s", json_real(tmax[0]));
     json_object_set_new(j, "comm_share", json_real(wall > 0 ? tmax[0] / wall : 0));
+    json_object_set_new(j, "overlap", json_boolean(st.overlap));
+    json_object_set_new(j, "overlap_requested", json_boolean(st.overlap_requested));
+    json_object_set_new(j, "epoch_steps", json_integer(st.epoch_steps));
+    json_object_set_new(j, "comm_wait_s", json_real(tmax[3]));
+    json_object_set_new(j, "comm_post_s", json_real(tmax[4]));
     json_t *ca = json_array(), *pa = json_array(), *ba = json_array();
     for (int r = 0; r < P; r++) {
       json_array_append_new(ca, json_real(comm_all[r]));
@@ -600,12 +613,13 @@ static int report(const report_in *in) {
         fprintf(stderr, " %s %.2f Hz", cfg->pops[p].name,
                 t_sim > 0 ? pops[p] / (cfg->pops[p].size * t_sim * 1e-3) : 0);
       fprintf(stderr,
-              "\n  events    %s/s delivered; comm %.3f s (%.1f%% of wall)\n"
+              "\n  events    %s/s delivered; comm %.3f s (%.1f%% of wall), overlap %s\n"
               "  balance   compute max/mean %.3f; %.3g spike keys to other ranks "
               "(%.2f per spike)\n"
               "  memory    %.2f bytes/synapse (+ %.0f MB runtime overhead per rank)\n"
               "  output    %s/spikes.h5,%s report.json\n",
-              d, tmax[0], wall > 0 ? 100 * tmax[0] / wall : 0, imb,
+              d, tmax[0], wall > 0 ? 100 * tmax[0] / wall : 0,
+              st.overlap ? "on" : st.overlap_requested ? "off (min delay 1 step)" : "off", imb,
               (double)keys_remote, sum[1] ? (double)keys_remote / (double)sum[1] : 0,
               sum[0] ? (double)sum[3] / (double)sum[0] : 0, sum[4] / 1e6 / P,
               in->args->out, cfg->nwrecs ? " weights.h5," : "");

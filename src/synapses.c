@@ -13,7 +13,11 @@
  * d is the synapse's delay, all of it dendritic (NEST's convention). Since a
  * spike of window [t0, t0+D) is delivered after the window and d >= D, the
  * post spikes it needs (<= t_pre - d <= t0) are all known: plasticity is
- * causal across ranks without extra communication.
+ * causal across ranks without extra communication. Under overlap a spike is
+ * delivered one epoch later in wall time, when the history also holds post
+ * spikes of the next epoch; those are later than t_pre - d (an epoch is at
+ * most D - 1 steps), and the lookups below are bounded by t_pre - d, so the
+ * result is the same.
  * The pre trace depends only on the source's spikes, so it is kept once per
  * source (not per synapse): a plastic synapse stores only its weight. The
  * post history keeps, per target, the stamps and traces of its spikes until
@@ -247,17 +251,34 @@ void ntw_syn_post_free(ntw_engine *e) {
   e->post = NULL;
 }
 
+/* Forget entries every synapse has read, once a later entry is old enough
+ * to answer any trace lookup still to come: every delivery from now on is
+ * of a spike emitted in a step s >= delivered_to, so it looks up
+ * t_pre - d = s + 1 - d >= delivered_to + 1 - dmax = oldest_query. (Under
+ * overlap an epoch's spikes are delivered one epoch late, so it is the
+ * delivery horizon, not the step being computed, that bounds the query.) */
+static void prune(post_hist *h, uint32_t n_in, int64_t oldest_query) {
+  while (h->len - h->head >= 2 && h->cnt[h->head] >= n_in &&
+         h->t[h->head + 1] < oldest_query)
+    h->head++;
+}
+
+void ntw_syn_post_prune(ntw_engine *e) {
+  if (!e->post) return;
+  const int64_t oldest_query = e->delivered_to + 1 - e->dmax;
+  for (size_t b = 0; b < e->nblocks; b++) {
+    post_trace *pt = e->post[b];
+    if (!pt) continue;
+    for (uint64_t i = 0; i < e->blocks[b].n; i++)
+      prune(&pt->h[i], pt->n_in[i], oldest_query);
+  }
+}
+
 int ntw_syn_post_spike(ntw_engine *e, size_t b, uint64_t li, int64_t stamp) {
   post_trace *pt = e->post[b];
   const uint64_t k = li - e->blocks[b].lo;
   post_hist *h = &pt->h[k];
-  /* Forget entries every synapse has read, once a later entry is old
-   * enough to answer any trace lookup still to come (t_pre - d >= t0 + 1 -
-   * dmax for every delivery from now on). */
-  const int64_t oldest_query = e->step + 1 - e->dmax;
-  while (h->len - h->head >= 2 && h->cnt[h->head] >= pt->n_in[k] &&
-         h->t[h->head + 1] < oldest_query)
-    h->head++;
+  prune(h, pt->n_in[k], e->delivered_to + 1 - e->dmax);
   double K = 1.0;
   if (!pt->nearest && h->len > h->head) {
     uint32_t l = h->len - 1;

@@ -63,6 +63,9 @@ static void collect(uint64_t src, uint64_t tgt, float w, int d, void *ctx) {
 /* Reads the current weights of set k into lists[k].w (same order as at
  * open) and appends them at step `step`. Collective. */
 static int record(ntw_weight_recorder *r, ntw_engine *e, size_t k, int64_t step) {
+  /* The weights at `step`: after every spike emitted before it has been
+   * delivered (under overlap the last epoch's may still be in flight). */
+  NTW_TRY(ntw_engine_drain(e));
   syn_list *l = &r->lists[k];
   size_t n0 = l->n;
   l->n = 0;

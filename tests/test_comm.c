@@ -6,6 +6,8 @@
  *    window), including empty windows and bursts of thousands of keys; every
  *    rank receives exactly the keys sent to it, grouped by source in rank
  *    order, in send order, and they stay valid until the next exchange;
+ *  - the same with the split exchange (start, progress, wait: the engine's
+ *    overlap mode), with ranks lagging in turn, mixed with blocking ones;
  *  - ofi overflow path: with 2-word slots (header + 1 key) and growth off,
  *    every message of more than one key must take the second-message path,
  *    and the number of overflows must be exactly the number predicted; with
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -48,8 +51,11 @@ static uint64_t key_of(int src, int dst, int w, int i) {
   return (uint64_t)src << 52 | (uint64_t)dst << 40 | (uint64_t)w << 20 | (uint64_t)i;
 }
 
-/* Runs WINDOWS exchanges and checks every received key. */
-static void run_windows(ntw_comm *c) {
+/* Runs WINDOWS exchanges and checks every received key. split: each as
+ * ntw_comm_start, a few ntw_comm_progress calls, ntw_comm_wait (the
+ * engine's overlap mode); a different rank lags in every few windows, so
+ * its peers run one exchange ahead of it. */
+static void run_windows_mode(ntw_comm *c, int split) {
   int me = ntw_comm_rank(c), P = ntw_comm_size(c);
   int *counts = malloc((size_t)P * sizeof *counts);
   uint64_t *send = NULL;
@@ -68,7 +74,20 @@ static void run_windows(ntw_comm *c) {
     const uint64_t *recv;
     size_t nrecv;
     /* An empty window may pass NULL. */
-    int err = ntw_comm_exchange(c, n ? send : NULL, counts, &recv, &nrecv);
+    int err;
+    if (!split) {
+      err = ntw_comm_exchange(c, n ? send : NULL, counts, &recv, &nrecv);
+    } else {
+      err = ntw_comm_start(c, n ? send : NULL, counts);
+      assert_int_equal(ntw_comm_pending(c), err == 0);
+      if (w % 5 == 0 && me == (w / 5) % P) {
+        struct timespec ts = {0, 2000000}; /* 2 ms late */
+        nanosleep(&ts, NULL);
+      }
+      for (int q = 0; !err && q < 3; q++) err = ntw_comm_progress(c);
+      if (!err) err = ntw_comm_wait(c, &recv, &nrecv);
+      assert_false(ntw_comm_pending(c));
+    }
     if (err) fprintf(stderr, "%s\n", ntw_error_msg());
     assert_int_equal(err, 0);
     memset(send, 0xff, k * sizeof *send); /* the backend must not keep it */
@@ -89,14 +108,15 @@ static void run_windows(ntw_comm *c) {
   free(counts);
 }
 
-static void test_contract(void **state) {
-  (void)state;
+static void run_windows(ntw_comm *c) { run_windows_mode(c, 0); }
+
+static void contract(int split) {
   ntw_comm *c;
   int err = ntw_comm_create(backend, MPI_COMM_WORLD, &c);
   if (err) fprintf(stderr, "%s\n", ntw_error_msg());
   assert_int_equal(err, 0);
   assert_string_equal(ntw_comm_name(c), backend);
-  run_windows(c);
+  run_windows_mode(c, split);
   assert_int_equal(ntw_comm_exchanges(c), WINDOWS);
   uint64_t sent = 0;
   int me = ntw_comm_rank(c), P = ntw_comm_size(c);
@@ -107,6 +127,41 @@ static void test_contract(void **state) {
   ntw_comm_destroy(&c);
   assert_null(c);
   ntw_comm_destroy(&c); /* NULL-safe */
+}
+
+static void test_contract(void **state) {
+  (void)state;
+  contract(0);
+}
+
+/* The split exchange (start / progress / wait) gives exactly the same keys,
+ * and blocking and split exchanges may alternate on one comm. */
+static void test_contract_split(void **state) {
+  (void)state;
+  contract(1);
+  ntw_comm *c;
+  assert_int_equal(ntw_comm_create(backend, MPI_COMM_WORLD, &c), 0);
+  const uint64_t *recv;
+  size_t nrecv;
+  int P = ntw_comm_size(c), me = ntw_comm_rank(c);
+  int *counts = calloc((size_t)P, sizeof *counts);
+  uint64_t *send = malloc((size_t)P * sizeof *send);
+  for (int w = 0; w < 6; w++) {
+    for (int r = 0; r < P; r++) {
+      counts[r] = 1;
+      send[r] = key_of(me, r, w, 0);
+    }
+    int err = w % 2 ? ntw_comm_exchange(c, send, counts, &recv, &nrecv)
+                    : ntw_comm_start(c, send, counts);
+    assert_int_equal(err, 0);
+    if (w % 2 == 0) assert_int_equal(ntw_comm_wait(c, &recv, &nrecv), 0);
+    assert_int_equal(nrecv, (size_t)P);
+    for (int r = 0; r < P; r++) assert_true(recv[r] == key_of(r, me, w, 0));
+  }
+  /* Misuse is an error, not a hang. */
+  assert_int_equal(ntw_comm_wait(c, &recv, &nrecv), NTW_ERR_INTERNAL);
+  free(counts), free(send);
+  ntw_comm_destroy(&c);
 }
 
 /* Overflows this rank must see with slots of `words` words, growing (or not)
@@ -151,6 +206,23 @@ static void overflow_case(const char *words, int grow) {
   ntw_comm_destroy(&c);
 }
 
+/* The same overflow counts when every window is a split exchange. */
+static void test_ofi_overflow_split(void **state) {
+  (void)state;
+  if (strcmp(backend, "ofi") != 0) skip();
+  setenv("NTW_OFI_SLOT_WORDS", "2", 1);
+  setenv("NTW_OFI_GROW", "0", 1);
+  ntw_comm *c;
+  int err = ntw_comm_create("ofi", MPI_COMM_WORLD, &c);
+  unsetenv("NTW_OFI_SLOT_WORDS");
+  unsetenv("NTW_OFI_GROW");
+  assert_int_equal(err, 0);
+  run_windows_mode(c, 1);
+  int me = ntw_comm_rank(c), P = ntw_comm_size(c);
+  assert_int_equal(ntw_comm_ofi_overflows(c), predicted_overflows(me, P, 2, 0));
+  ntw_comm_destroy(&c);
+}
+
 static void test_ofi_overflow_every_window(void **state) {
   (void)state;
   if (strcmp(backend, "ofi") != 0) skip();
@@ -181,6 +253,8 @@ int main(int argc, char **argv) {
   ntw_comm_destroy(&probe);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_contract),
+      cmocka_unit_test(test_contract_split),
+      cmocka_unit_test(test_ofi_overflow_split),
       cmocka_unit_test(test_ofi_overflow_every_window),
       cmocka_unit_test(test_ofi_overflow_then_grow),
   };

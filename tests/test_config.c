@@ -67,7 +67,7 @@ static ntw_config *parse_ok(const char *json) {
 
 static const char *full_config =
     "{'simulation': {'dt': 0.1, 't_stop': 1000.0, 'seed': 42,"
-    "   'partition': 'block', 'bind': 'numa', 'comm': 'mpi'},"
+    "   'partition': 'block', 'bind': 'numa', 'comm': 'mpi', 'overlap': true},"
     " 'populations': ["
     "   {'name': 'E', 'model': 'iaf_psc_delta', 'size': 8000,"
     "    'params': {'tau_m': 20.0, 'V_th': 20,"
@@ -109,6 +109,7 @@ static void test_full(void **state) {
   assert_string_equal(cfg->sim.partition, "block");
   assert_string_equal(cfg->sim.bind, "numa");
   assert_string_equal(cfg->sim.comm, "mpi");
+  assert_true(cfg->sim.overlap);
 
   assert_int_equal(cfg->npops, 3);
   assert_string_equal(cfg->pops[0].name, "E");
@@ -224,6 +225,7 @@ static void test_defaults(void **state) {
   assert_string_equal(cfg->sim.partition, "round_robin");
   assert_string_equal(cfg->sim.bind, "core");
   assert_string_equal(cfg->sim.comm, "mpi");
+  assert_false(cfg->sim.overlap);
   assert_int_equal(cfg->nprojs, 0);
   assert_int_equal(cfg->nstims, 0);
   assert_false(cfg->pops[0].record_spikes);
@@ -462,6 +464,8 @@ static const bad_case bad_cases[] = {
      NTW_ERR_CONFIG, "simulation.comm: unknown comm 'ucx' (known: mpi, ofi)"},
     {"{'simulation': {'dt': 0.1, 't_stop': 1, 'comm': 3}, " POPS "}",
      NTW_ERR_CONFIG, "simulation.comm: must be a string (got 3)"},
+    {"{'simulation': {'dt': 0.1, 't_stop': 1, 'overlap': 'on'}, " POPS "}",
+     NTW_ERR_CONFIG, "simulation.overlap: must be true or false"},
     /* populations */
     {"{" SIM "}", NTW_ERR_CONFIG, "populations: missing required field"},
     {"{" SIM ", 'populations': []}", NTW_ERR_CONFIG,

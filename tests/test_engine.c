@@ -10,7 +10,11 @@
  *    one rank (rank 0 rebuilds the whole network on MPI_COMM_SELF), for
  *    every rule including fixed_total_number, whose total is exactly N and
  *    whose in-degree vector does not depend on the rank count;
- *  - no delay shorter than the window is ever stored. */
+ *  - no delay shorter than the window is ever stored;
+ *  - overlap: exact delivery times with epochs of ceil(D/2) steps for small
+ *    D, and the blocking fallback for D = 1.
+ * NTW_TEST_OVERLAP=1 (meson's engine_overlap_*) runs all of it with overlap
+ * on: every assertion must hold unchanged. */
 #include <math.h>
 #include <mpi.h>
 #include <setjmp.h>
@@ -207,6 +211,78 @@ static void test_force_and_map(void **state) {
       assert_true(fabs(all.t[i] - et[i]) < 1e-9);
     }
     sim_free(&m);
+  }
+}
+
+/* Overlap (simulation.overlap): min delays of 1, 2, 3 and 15 steps. With
+ * D = 1 the engine falls back to blocking exchanges (stats say so); else
+ * epochs of ceil(D/2) steps, and a spike still reaches its target exactly
+ * `delay` later on every partition (a late delivery would be lost or
+ * shifted), also for delays of D and D + 1 where the spike is needed the
+ * very step the next-but-one epoch starts. */
+static void test_overlap_epochs(void **state) {
+  (void)state;
+  const int Ds[] = {1, 2, 3, 15};
+  for (int k = 0; k < 4; k++) {
+    const int D = Ds[k];
+    char json[2048];
+    snprintf(json, sizeof json,
+             "{\"simulation\": {\"dt\": 0.1, \"t_stop\": 30.0, \"overlap\": true},"
+             " \"populations\": [{\"name\": \"A\", \"model\": \"iaf_psc_delta\","
+             " \"size\": 5, \"params\": {\"E_L\": 0, \"V_th\": 15, \"V_reset\": 0,"
+             " \"V_m\": 0, \"tau_m\": 10, \"t_ref\": 0.3, \"I_e\": %d}},"
+             " {\"name\": \"B\", \"model\": \"iaf_psc_delta\", \"size\": 5,"
+             " \"params\": {\"E_L\": 0, \"V_th\": 15, \"V_reset\": 0, \"V_m\": 0,"
+             " \"t_ref\": 0.1}},"
+             " {\"name\": \"C\", \"model\": \"iaf_psc_delta\", \"size\": 5,"
+             " \"params\": {\"E_L\": 0, \"V_th\": 15, \"V_reset\": 0, \"V_m\": 0,"
+             " \"t_ref\": 0.1}}],"
+             " \"projections\": ["
+             " {\"source\": \"A\", \"target\": \"B\", \"rule\": \"one_to_one\","
+             "  \"weight\": 30, \"delay\": %g},"
+             " {\"source\": \"A\", \"target\": \"C\", \"rule\": \"one_to_one\","
+             "  \"weight\": 30, \"delay\": %g}]}",
+             2000 + 700 * k, D * 0.1, (D + 1) * 0.1);
+    const char *strategies[] = {"round_robin", "block"};
+    for (int s = 0; s < 2; s++) {
+      sim m;
+      sim_build(&m, json, MPI_COMM_WORLD, strategies[s]);
+      spikes loc = {0}, all = {0};
+      assert_int_equal(ntw_engine_add_hook(m.eng, NTW_HOOK_AFTER_WINDOW, collect, &loc), 0);
+      assert_int_equal(ntw_engine_run(m.eng, ntw_engine_steps(m.eng, 30.0)), 0);
+      ntw_engine_stats st;
+      ntw_engine_get_stats(m.eng, &st);
+      assert_int_equal(st.window_steps, D);
+      assert_int_equal(st.overlap_requested, 1);
+      assert_int_equal(st.overlap, D >= 2);
+      assert_int_equal(st.epoch_steps, D >= 2 ? (D + 1) / 2 : 1);
+      assert_true(D >= 2 ? st.epochs == 2 * st.windows : st.epochs == 0);
+      gather(&loc, &all);
+      for (uint64_t j = 0; j < 5; j++) {
+        double ta[512];
+        size_t na = 0;
+        for (size_t i = 0; i < all.n; i++)
+          if (all.gid[i] == j) ta[na++] = all.t[i];
+        assert_true(na >= 10);
+        for (int c = 0; c < 2; c++) {
+          const double delay = (D + c) * 0.1;
+          size_t nb = 0;
+          for (size_t i = 0; i < all.n; i++) {
+            if (all.gid[i] != 5 + 5 * (uint64_t)c + j) continue;
+            assert_true(nb < na);
+            assert_true(fabs(all.t[i] - (ta[nb] + delay)) < 1e-9);
+            nb++;
+          }
+          size_t expect = 0;
+          for (size_t i = 0; i < na; i++)
+            if (ta[i] + delay <= 30.0 + 1e-9) expect++;
+          assert_int_equal(nb, expect);
+        }
+      }
+      ntw_test_spikes_free(&loc);
+      ntw_test_spikes_free(&all);
+      sim_free(&m);
+    }
   }
 }
 
@@ -424,6 +500,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_lif_exact),
     cmocka_unit_test(test_delivery_time),
     cmocka_unit_test(test_force_and_map),
+    cmocka_unit_test(test_overlap_epochs),
     cmocka_unit_test(test_build_matches_serial),
     cmocka_unit_test(test_fixed_indegree_properties),
     cmocka_unit_test(test_fixed_total_number),

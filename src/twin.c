@@ -700,14 +700,16 @@ static void send_stim(ntw_twin *tw, int64_t hi, bool sham) {
   const ntw_twin_cfg *tc = tw->tc;
   const uint64_t now = local_now(tw);
   const uint64_t bnow = (uint64_t)llround(bio_of_local(tw, (double)now));
-  ntw_bio_stim st[NTW_TWIN_MAX_STIM_CH * 8];
+  ntw_bio_stim *st = malloc((size_t)tc->stim_pulses * tc->nstim_ch * sizeof *st + 1);
+  if (!st) return;
   uint32_t n = 0;
-  for (uint32_t p = 0; p < tc->stim_pulses && p < 8; p++)
+  for (uint32_t p = 0; p < tc->stim_pulses; p++)
     for (size_t i = 0; i < tc->nstim_ch; i++)
       st[n++] = (ntw_bio_stim){tw->ch_id[tw->stim_idx[i]],
                                bnow + (uint64_t)llround(p * tc->stim_pulse_interval_ms * 1e3),
                                (float)tc->stim_amplitude, tc->stim_duration_us};
   int r = sham ? 2 : ntw_biolink_send_stim(tw->link, st, n);
+  free(st);
   const uint64_t sent_at = local_now(tw);
   const float lat = tw->win_last_recv && sent_at >= tw->win_last_recv
                         ? (float)((sent_at - tw->win_last_recv) * 1e-3)

@@ -516,7 +516,7 @@ static int before_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
     MPI_Request rq;
     MPI_Ibcast(&h, 4, MPI_INT32_T, 0, MPI_COMM_WORLD, &rq);
     int done = 0;
-    while (MPI_Test(&rq, &done, MPI_STATUS_IGNORE), !done) sleep_us(20);
+    while (MPI_Test(&rq, &done, MPI_STATUS_IGNORE), !done) sleep_us(50);
   } else if (tw->paced) {
     MPI_Request rq;
     MPI_Ibcast(&h, 4, MPI_INT32_T, 0, MPI_COMM_WORLD, &rq);

@@ -88,6 +88,7 @@
 #include "core/rng.h"
 #include "engine.h"
 #include "io/biolink.h"
+#include "io/outdir.h"
 #include "io/recording.h"
 #include "partition/partition.h"
 
@@ -524,26 +525,6 @@ static int cul_parse_args(int argc, char **argv, cul_args *a) {
   }
   NTW_CHECK(a->config, NTW_ERR_ARG, "missing CULTURE.json");
   NTW_CHECK(a->out, NTW_ERR_ARG, "missing --out DIR");
-  return 0;
-}
-
-static int make_dir(const char *dir) {
-  char path[4096];
-  NTW_CHECK(strlen(dir) < sizeof path - 32, NTW_ERR_ARG, "--out: path too long");
-  snprintf(path, sizeof path, "%s", dir);
-  for (char *p = path + 1; *p; p++)
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(path, 0777) && errno != EEXIST)
-        return NTW_ERR(NTW_ERR_IO, "%s: cannot create output directory (--out): %s",
-                       path, strerror(errno));
-      *p = '/';
-    }
-  if (mkdir(path, 0777) && errno != EEXIST)
-    return NTW_ERR(NTW_ERR_IO, "%s: cannot create output directory (--out): %s", dir,
-                   strerror(errno));
-  NTW_CHECK(access(dir, W_OK | X_OK) == 0, NTW_ERR_IO,
-            "%s: output directory (--out) is not writable: %s", dir, strerror(errno));
   return 0;
 }
 
@@ -1475,7 +1456,7 @@ int ntw_cli_culture(int argc, char **argv) {
     goto done;
   }
   for (size_t i = 0; i < c.cc->nchanges; i++) c.change_at_s[i] = NAN; /* not reached */
-  if ((err = make_dir(a.out))) goto done;
+  if ((err = ntw_outdir_make(a.out, NULL))) goto done;
   if ((err = ntw_part_create(c.cfg->sim.partition, c.N, 1, &part))) goto done;
   if ((err = ntw_comm_create(c.cfg->sim.comm, MPI_COMM_SELF, &comm))) goto done;
   if ((err = ntw_engine_create(c.cfg, comm, part, &c.eng))) goto done;

@@ -1012,9 +1012,34 @@ int ntw_engine_force_spikes(ntw_engine *e, const uint64_t *gids,
   return 0;
 }
 
+/* The synapses of projection proj: its store and, for a static one (all
+ * in store 0), the per-source segment bounds lo/hi (NULL: whole rows). */
+static int proj_range(const ntw_engine *e, int proj, syn_store **st_out,
+                      const uint64_t **lo, const uint64_t **hi) {
+  const ntw_config *cfg = e->cfg;
+  NTW_CHECK(proj >= 0 && (size_t)proj < cfg->nprojs, NTW_ERR_ARG,
+            "no projection %d (the config has %zu)", proj, cfg->nprojs);
+  syn_store *st = NULL;
+  *lo = *hi = NULL;
+  if (strcmp(cfg->projs[proj].syn_model, "static") == 0) {
+    st = &e->stores[0];
+    NTW_CHECK(st->seg && st->seg[proj], NTW_ERR_NOTSUP,
+              "projection %d is static and not indexed (its weights are "
+              "neither recorded nor assimilated by the twin)",
+              proj);
+    *lo = st->seg[proj];
+    *hi = *lo + st->src_n;
+  } else {
+    for (size_t k = 1; k < e->nstores && !st; k++)
+      if (e->stores[k].proj == proj) st = &e->stores[k];
+    NTW_CHECK(st, NTW_ERR_INTERNAL, "no synapse store for projection %d", proj);
+  }
+  *st_out = st;
+  return 0;
+}
+
 int ntw_engine_map_weights(ntw_engine *e, int proj, ntw_weight_map_fn fn,
                            void *ctx) {
-  const ntw_config *cfg = e->cfg;
   /* Spikes in flight must meet the weights they met without overlap. */
   NTW_TRY(ntw_engine_drain(e));
   if (proj < 0) {
@@ -1026,22 +1051,9 @@ int ntw_engine_map_weights(ntw_engine *e, int proj, ntw_weight_map_fn fn,
     }
     return 0;
   }
-  NTW_CHECK((size_t)proj < cfg->nprojs, NTW_ERR_ARG,
-            "no projection %d (the config has %zu)", proj, cfg->nprojs);
-  syn_store *st = NULL;
-  const uint64_t *lo = NULL, *hi = NULL;
-  if (strcmp(cfg->projs[proj].syn_model, "static") == 0) {
-    st = &e->stores[0];
-    NTW_CHECK(st->seg && st->seg[proj], NTW_ERR_NOTSUP,
-              "projection %d is static and not indexed (record its weights "
-              "or assimilate it)", proj);
-    lo = st->seg[proj];
-    hi = lo + st->src_n;
-  } else {
-    for (size_t k = 1; k < e->nstores && !st; k++)
-      if (e->stores[k].proj == proj) st = &e->stores[k];
-    NTW_CHECK(st, NTW_ERR_INTERNAL, "no synapse store for projection %d", proj);
-  }
+  syn_store *st;
+  const uint64_t *lo, *hi;
+  NTW_TRY(proj_range(e, proj, &st, &lo, &hi));
   for (uint64_t i = 0; i < st->src_n; i++) {
     const uint64_t j0 = lo ? lo[i] : st->row[i], j1 = hi ? hi[i] : st->row[i + 1];
     for (uint64_t j = j0; j < j1; j++)
@@ -1081,24 +1093,9 @@ double ntw_engine_get_i_ext(const ntw_engine *e, uint64_t gid) {
 
 int ntw_engine_foreach_projection_synapse(const ntw_engine *e, int proj,
                                           ntw_synapse_fn fn, void *ctx) {
-  const ntw_config *cfg = e->cfg;
-  NTW_CHECK(proj >= 0 && (size_t)proj < cfg->nprojs, NTW_ERR_ARG,
-            "no projection %d (the config has %zu)", proj, cfg->nprojs);
-  const syn_store *st = NULL;
-  const uint64_t *lo = NULL, *hi = NULL;
-  if (strcmp(cfg->projs[proj].syn_model, "static") == 0) {
-    st = &e->stores[0];
-    NTW_CHECK(st->seg && st->seg[proj], NTW_ERR_NOTSUP,
-              "projection %d is static and its weights are not recorded in "
-              "the config: its synapses are not indexed",
-              proj);
-    lo = st->seg[proj];
-    hi = lo + st->src_n;
-  } else {
-    for (size_t k = 1; k < e->nstores && !st; k++)
-      if (e->stores[k].proj == proj) st = &e->stores[k];
-    NTW_CHECK(st, NTW_ERR_INTERNAL, "no synapse store for projection %d", proj);
-  }
+  syn_store *st;
+  const uint64_t *lo, *hi;
+  NTW_TRY(proj_range(e, proj, &st, &lo, &hi));
   for (uint64_t i = 0; i < st->src_n; i++) {
     const uint64_t j0 = lo ? lo[i] : st->row[i], j1 = hi ? hi[i] : st->row[i + 1];
     for (uint64_t j = j0; j < j1; j++)

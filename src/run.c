@@ -22,6 +22,7 @@
 #include "partnet.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
+#include "io/outdir.h"
 #include "io/spikes.h"
 #include "partition/partition.h"
 #include "partition/place.h"
@@ -237,32 +238,6 @@ static int load_config(const run_args *a, ntw_config **cfg, ntw_ckpt_info *ck) {
     NTW_CHECK((*cfg)->sim.t_stop > ck->t_ms, NTW_ERR_ARG,
               "--t-stop: the checkpoint is at t = %g ms; give a later --t-stop "
               "(got %g)", ck->t_ms, (*cfg)->sim.t_stop);
-  return 0;
-}
-
-/* Creates DIR (and parents); *created tells whether DIR itself is new, so a
- * failed run can take back an empty directory it made. */
-static int make_out_dir(const char *dir, bool *created) {
-  *created = false;
-  char path[4096];
-  NTW_CHECK(strlen(dir) < sizeof path - 32, NTW_ERR_ARG, "--out: path too long");
-  snprintf(path, sizeof path, "%s", dir);
-  for (char *p = path + 1; *p; p++)
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(path, 0777) && errno != EEXIST)
-        return NTW_ERR(NTW_ERR_IO, "%s: cannot create output directory (--out): %s",
-                       path, strerror(errno));
-      *p = '/';
-    }
-  if (mkdir(path, 0777) == 0)
-    *created = true;
-  else if (errno != EEXIST)
-    return NTW_ERR(NTW_ERR_IO, "%s: cannot create output directory (--out): %s",
-                   dir, strerror(errno));
-  NTW_CHECK(access(dir, W_OK | X_OK) == 0, NTW_ERR_IO,
-            "%s: output directory (--out) is not writable: %s", dir,
-            strerror(errno));
   return 0;
 }
 
@@ -657,7 +632,7 @@ int ntw_cli_run(int argc, char **argv) {
   int rc = 1;
 
   if (agree(load_config(&a, &cfg, &ck))) goto done;
-  err = rank == 0 ? make_out_dir(a.out, &out_created) : 0;
+  err = rank == 0 ? ntw_outdir_make(a.out, &out_created) : 0;
   if (agree(err)) goto done;
   {
     ntw_bind_mode mode;

@@ -136,7 +136,23 @@ typedef struct {
   int rank, P;
   hid_t file;
   const char *path;
+  double t_phase; /* NTW_CKPT_PROFILE: start of the current phase, else < 0 */
 } ckio;
+
+/* NTW_CKPT_PROFILE=1: rank 0 prints the wall time of each phase to stderr
+ * (where a checkpoint's time goes; bench/checkpoint.sh reports the totals). */
+static void phase(ckio *k, const char *what) {
+  if (k->t_phase < 0) return;
+  double now = MPI_Wtime();
+  if (k->rank == 0 && what)
+    fprintf(stderr, "ckpt %-28s %8.3f s\n", what, now - k->t_phase);
+  k->t_phase = now;
+}
+
+static double phase_start(void) {
+  const char *p = getenv("NTW_CKPT_PROFILE");
+  return p && *p && strcmp(p, "0") ? MPI_Wtime() : -1.0;
+}
 
 /* Collective: create `name` under loc with dims [rows(, cols)], write this
  * rank's rows [first, first+nrows) from buf, whose consecutive elements lie
@@ -594,7 +610,9 @@ static int write_store(ckio *k, ntw_engine *e, const syn_store *st, hid_t gs) {
   attr_write_str(g, "synapse_model", pr->syn_model);
   attr_write_str(g, "source_population", cfg->pops[pr->source].name);
   attr_write_str(g, "target_population", cfg->pops[pr->target].name);
+  phase(k, NULL);
   syn_rec *recs = store_records(e, st);
+  phase(k, "syn: records");
   int *dest = malloc((st->nsyn + 1) * sizeof *dest);
   int err = recs && dest ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory");
   for (uint64_t j = 0; !err && j < st->nsyn; j++)
@@ -608,6 +626,7 @@ static int write_store(ckio *k, ntw_engine *e, const syn_store *st, hid_t gs) {
     err = exchange(k->comm, recs, st->nsyn, sizeof *recs, dest, &in, &nin);
   }
   free(recs), free(dest);
+  phase(k, "syn: exchange");
   syn_rec *r = in;
   uint64_t *ord = NULL;
   if (!err) {
@@ -622,6 +641,7 @@ static int write_store(ckio *k, ntw_engine *e, const syn_store *st, hid_t gs) {
     free(key);
   }
   err = agree(k->comm, err);
+  phase(k, "syn: order");
   if (!err) {
     uint64_t mine = nin, first = 0, total = 0;
     MPI_Exscan(&mine, &first, 1, MPI_UINT64_T, MPI_SUM, k->comm);
@@ -637,6 +657,7 @@ static int write_store(ckio *k, ntw_engine *e, const syn_store *st, hid_t gs) {
     free(scr);
   }
   free(in), free(ord);
+  phase(k, "syn: columns (gather, write, hash)");
   /* Per-source state: only ranks with synapses from a source keep it
    * current, and they agree; take it from them (MAX over sentinels). */
   if (!err && st->kind != NTW_SYN_STATIC) {
@@ -668,6 +689,7 @@ static int write_store(ckio *k, ntw_engine *e, const syn_store *st, hid_t gs) {
     H5Gclose(gp);
   }
   H5Gclose(g);
+  phase(k, "syn: per-source state");
   return err;
 }
 
@@ -719,7 +741,7 @@ static int write_post(ckio *k, ntw_engine *e, hid_t gpost) {
 }
 
 int ntw_checkpoint_write(ntw_engine *e, const char *path) {
-  ckio k = {.comm = ntw_comm_mpi(e->comm), .path = path};
+  ckio k = {.comm = ntw_comm_mpi(e->comm), .path = path, .t_phase = phase_start()};
   MPI_Comm_rank(k.comm, &k.rank);
   MPI_Comm_size(k.comm, &k.P);
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -761,9 +783,12 @@ int ntw_checkpoint_write(ntw_engine *e, const char *path) {
     gn = group(k.file, "neurons", true);
     gs = group(k.file, "synapses", true);
     gp = group(k.file, "post", true);
+    phase(&k, "create, attributes, config");
     err = write_neurons(&k, e, gn);
+    phase(&k, "neurons");
   }
   if (!err) err = write_ring(&k, e);
+  phase(&k, "ring");
   /* Test-only fault injection: kill one rank in the middle of the N-th
    * checkpoint, to test that an interrupted write damages nothing. */
   static int ncalls;
@@ -771,12 +796,15 @@ int ntw_checkpoint_write(ntw_engine *e, const char *path) {
   if (fault && ++ncalls == atoi(fault) && k.rank == (k.P > 1 ? 1 : 0)) raise(SIGKILL);
   for (size_t s = 1; !err && s < e->nstores; s++) err = write_store(&k, e, &e->stores[s], gs);
   if (!err) err = write_post(&k, e, gp);
+  phase(&k, "post");
   if (!err) err = noise_io(&k, e, true);
+  phase(&k, "noise");
   if (gn >= 0) H5Gclose(gn);
   if (gs >= 0) H5Gclose(gs);
   if (gp >= 0) H5Gclose(gp);
   if (H5Fclose(k.file) < 0 && !err) err = NTW_ERR(NTW_ERR_IO, "%s: cannot close", tmp);
   err = agree(k.comm, err);
+  phase(&k, "close");
   if (k.rank == 0) {
     /* flushed to the device before it takes the final name */
     int fd = err ? -1 : open(tmp, O_RDONLY);
@@ -789,6 +817,7 @@ int ntw_checkpoint_write(ntw_engine *e, const char *path) {
     if (err) remove(tmp);
   }
   MPI_Bcast(&err, 1, MPI_INT, 0, k.comm);
+  phase(&k, "fsync, rename");
   if (err && k.rank != 0 && ntw_error_code() == 0)
     NTW_ERR(err, "%s: cannot write checkpoint", path);
   return err;
@@ -830,7 +859,7 @@ static int open_file(ckio *k, const char *path) {
 
 int ntw_checkpoint_info(const char *path, ntw_ckpt_info *info) {
   memset(info, 0, sizeof *info);
-  ckio k = {.comm = MPI_COMM_WORLD};
+  ckio k = {.comm = MPI_COMM_WORLD, .t_phase = -1};
   NTW_TRY(open_file(&k, path));
   int32_t P = 0;
   int a = 0;
@@ -1122,7 +1151,7 @@ static int read_post(ckio *k, ntw_engine *e) {
 }
 
 int ntw_checkpoint_restore(ntw_engine *e, const char *path) {
-  ckio k = {.comm = ntw_comm_mpi(e->comm)};
+  ckio k = {.comm = ntw_comm_mpi(e->comm), .t_phase = phase_start()};
   NTW_TRY(open_file(&k, path));
   int64_t step = 0;
   uint64_t n = 0;
@@ -1138,19 +1167,26 @@ int ntw_checkpoint_restore(ntw_engine *e, const char *path) {
   else if (R != e->ring_mask + 1 || np != e->nports)
     err = NTW_ERR(NTW_ERR_FORMAT, "%s: ring_slots: the delays of the network changed (checkpoint %d x %d, network %lld x %d)", path, R, np, (long long)(e->ring_mask + 1), e->nports);
   err = agree(k.comm, err);
+  phase(&k, "open, attributes");
   if (!err) {
     e->step = step;
     err = read_neurons(&k, e);
   }
+  phase(&k, "neurons");
   if (!err) err = read_ring(&k, e);
+  phase(&k, "ring");
   if (!err) {
     hid_t gs = group(k.file, "synapses", false);
     err = agree(k.comm, gs < 0 ? NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses missing", path) : 0);
     for (size_t s = 1; !err && s < e->nstores; s++) err = read_store(&k, e, &e->stores[s], gs);
     if (gs >= 0) H5Gclose(gs);
   }
+  phase(&k, "synapses");
   if (!err) err = read_post(&k, e);
+  phase(&k, "post");
   if (!err) err = noise_io(&k, e, false);
   H5Fclose(k.file);
-  return agree(k.comm, err);
+  err = agree(k.comm, err);
+  phase(&k, "noise, close");
+  return err;
 }

@@ -149,6 +149,11 @@ static void phase(ckio *k, const char *what) {
   k->t_phase = now;
 }
 
+/* Adds a phase measured in pieces (printed, not counted in the next one). */
+static void phase_add(ckio *k, const char *what, double secs) {
+  if (k->t_phase >= 0 && k->rank == 0) fprintf(stderr, "ckpt %-28s %8.3f s\n", what, secs);
+}
+
 static double phase_start(void) {
   const char *p = getenv("NTW_CKPT_PROFILE");
   return p && *p && strcmp(p, "0") ? MPI_Wtime() : -1.0;
@@ -325,25 +330,11 @@ static hid_t group(hid_t loc, const char *name, bool create) {
 /* records                                                              */
 
 typedef struct {
-  uint64_t tgt, src;
-  uint32_t occ;
-  float w, delay_ms;
-  uint32_t pad_;
-} syn_rec;
-
-typedef struct {
   uint64_t gid;
   uint32_t idx, reads;
   int64_t t;
   double K;
 } post_rec;
-
-static int cmp_syn(const void *a, const void *b) {
-  const syn_rec *x = a, *y = b;
-  if (x->tgt != y->tgt) return x->tgt < y->tgt ? -1 : 1;
-  if (x->src != y->src) return x->src < y->src ? -1 : 1;
-  return (x->occ > y->occ) - (x->occ < y->occ);
-}
 
 static int cmp_post(const void *a, const void *b) {
   const post_rec *x = a, *y = b;
@@ -356,54 +347,224 @@ static int cmp_u64first(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Positions 0..n-1 ordered by key[i] in [0, range), stably: a counting
- * sort. Synapse records reach it already in (source, occurrence) order per
- * target, so this alone yields the (target, source, occurrence) order. */
-static uint64_t *order_by_key(const uint64_t *key, size_t n, uint64_t range) {
-  uint64_t *cnt = calloc(range + 1, sizeof *cnt), *ord = malloc((n + 1) * sizeof *ord);
-  if (!cnt || !ord) {
-    free(cnt), free(ord);
-    return NULL;
-  }
-  for (size_t i = 0; i < n; i++) cnt[key[i] + 1]++;
-  for (uint64_t r = 0; r < range; r++) cnt[r + 1] += cnt[r];
-  for (size_t i = 0; i < n; i++) ord[cnt[key[i]]++] = i;
-  free(cnt);
-  return ord;
+/* ------------------------------------------------------------------ */
+/* synapse streams                                                      */
+
+/* Records per round of a synapse stream: 7 MB of column buffers on write,
+ * 11 MB on restore, allocated once per projection and reused by every
+ * round (a fresh large buffer costs a page fault per page, which is
+ * expensive in VMs). */
+#define SYN_ROUND (UINT64_C(1) << 18)
+
+/* The synapses of one plastic store in file order, one round at a time.
+ *
+ * All synapses of a target live on the target's rank, so where each lies in
+ * the file is known without moving any: the synapses of target gid g are
+ * rows [foff[g], foff[g] + in-degree(g)) of the (target, source,
+ * occurrence)-sorted list, foff being the prefix sum of the global
+ * in-degrees (one Allreduce). Each rank turns its CSR-by-source store into
+ * that order a round of consecutive local targets at a time, by a counting
+ * sort on the target (sources come in CSR order and a row's synapses in
+ * target order, so each target's synapses come out in (source, occurrence)
+ * order), and then writes or reads exactly its own rows. There is no record
+ * array of the whole store and no redistribution between ranks; with the
+ * block partition a round is one contiguous run of the file. */
+typedef struct {
+  const ntw_engine *e;
+  const syn_store *st;
+  uint64_t tlo, tn;  /* local index range of the target population */
+  uint64_t tfirst;   /* its first gid */
+  uint64_t *cnt;     /* in-degree of each local target [tn] */
+  uint64_t *foff;    /* first row of each target of the population [size + 1] */
+  uint64_t *cur;     /* per source: its first synapse not streamed yet [src_n] */
+  uint64_t *slot;    /* per target of the round: its first slot */
+  uint64_t total;    /* rows in the file: synapses of the projection */
+  uint64_t cap;      /* slots per round */
+  int rounds;        /* rounds of the rank with most: all ranks make as many */
+  uint64_t a, b, n;  /* the round: local targets [a, b) (from tlo), n records */
+  bool write;
+  /* the round's columns; write: tgt, src, occ, w, dly; restore: src, occ
+   * and idx (the synapse's index in the store) */
+  uint64_t *tgt, *src, *idx;
+  uint32_t *occ;
+  float *w, *dly;
+} syn_stream;
+
+static void stream_free(syn_stream *s) {
+  free(s->cnt), free(s->foff), free(s->cur), free(s->slot);
+  free(s->tgt), free(s->src), free(s->idx), free(s->occ), free(s->w), free(s->dly);
+  memset(s, 0, sizeof *s);
 }
 
-/* Stable counting sort of records by target, keyed by a dense index of
- * the target (gid - lo, or the local index under the partition). */
-static int sort_recs_by_target(syn_rec **recs, size_t n, const uint64_t *key,
-                               uint64_t range) {
-  uint64_t *ord = order_by_key(key, n, range);
-  syn_rec *out = malloc((n + 1) * sizeof *out);
-  if (!ord || !out) {
-    free(ord), free(out);
-    return NTW_ERR(NTW_ERR_NOMEM, "out of memory sorting synapses");
+/* Local targets [a, b) of the round starting at a: as many as fit in cap
+ * slots, at least one. */
+static uint64_t round_end(const syn_stream *s, uint64_t a, uint64_t *n) {
+  uint64_t b = a, m = 0;
+  while (b < s->tn && (b == a || m + s->cnt[b] <= s->cap)) m += s->cnt[b++];
+  *n = m;
+  return b;
+}
+
+/* Collective. In-degrees, file offsets and buffers of store st. */
+static int stream_init(ckio *k, const ntw_engine *e, const syn_store *st, bool write,
+                       syn_stream *s) {
+  memset(s, 0, sizeof *s);
+  const ntw_proj_cfg *pr = &e->cfg->projs[st->proj];
+  const ntw_pop_cfg *tp = &e->cfg->pops[pr->target];
+  const pop_block *tb = &e->blocks[pr->target];
+  s->e = e, s->st = st, s->write = write;
+  s->tlo = tb->lo, s->tn = tb->n, s->tfirst = tp->first_gid;
+  const uint64_t size = tp->size;
+  s->cnt = calloc(s->tn + 1, sizeof *s->cnt);
+  s->foff = calloc(size + 1, sizeof *s->foff);
+  s->cur = malloc((st->src_n + 1) * sizeof *s->cur);
+  s->slot = malloc((s->tn + 1) * sizeof *s->slot);
+  int err = s->cnt && s->foff && s->cur && s->slot ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory");
+  if (!err && size > (uint64_t)INT32_MAX)
+    err = NTW_ERR(NTW_ERR_NOTSUP, "%s: checkpoints of populations over 2^31 neurons", k->path);
+  uint64_t maxc = 0;
+  if (!err) {
+    for (uint64_t j = 0; j < st->nsyn; j++) s->cnt[st->tgt[j] - s->tlo]++;
+    for (uint64_t t = 0; t < s->tn; t++) {
+      s->foff[e->gids[s->tlo + t] - s->tfirst] = s->cnt[t];
+      if (s->cnt[t] > maxc) maxc = s->cnt[t];
+    }
+    for (uint64_t i = 0; i < st->src_n; i++) s->cur[i] = st->row[i];
+    s->cap = maxc > SYN_ROUND ? maxc : SYN_ROUND;
+    const size_t c = s->cap + 1;
+    s->src = malloc(c * sizeof *s->src);
+    s->occ = malloc(c * sizeof *s->occ);
+    if (write) {
+      s->tgt = malloc(c * sizeof *s->tgt);
+      s->w = malloc(c * sizeof *s->w);
+      s->dly = malloc(c * sizeof *s->dly);
+    } else {
+      s->idx = malloc(c * sizeof *s->idx);
+    }
+    if (!s->src || !s->occ || (write ? !s->tgt || !s->w || !s->dly : !s->idx))
+      err = NTW_ERR(NTW_ERR_NOMEM, "out of memory for checkpoint buffers");
   }
-  for (size_t i = 0; i < n; i++) out[i] = (*recs)[ord[i]];
-  free(ord);
-  free(*recs);
-  *recs = out;
+  err = agree(k->comm, err);
+  if (err) {
+    stream_free(s);
+    return err;
+  }
+  /* each target's in-degree is non-zero on its owner only */
+  MPI_Allreduce(MPI_IN_PLACE, s->foff, (int)size, MPI_UINT64_T, MPI_SUM, k->comm);
+  uint64_t run = 0;
+  for (uint64_t g = 0; g < size; g++) {
+    const uint64_t c = s->foff[g];
+    s->foff[g] = run;
+    run += c;
+  }
+  s->foff[size] = s->total = run;
+  int r = 0;
+  for (uint64_t a = 0, m; a < s->tn; r++) a = round_end(s, a, &m);
+  MPI_Allreduce(&r, &s->rounds, 1, MPI_INT, MPI_MAX, k->comm);
   return 0;
 }
 
-/* The synapses of store st as records; occurrence = index among equal
- * (source, target) pairs, which are contiguous in a row (rows are filled in
- * target order). */
-static syn_rec *store_records(const ntw_engine *e, const syn_store *st) {
-  syn_rec *r = malloc((st->nsyn + 1) * sizeof *r);
-  if (!r) return NULL;
+/* The next round's records in file order (none once the rank is done). */
+static void stream_next(syn_stream *s) {
+  const ntw_engine *e = s->e;
+  const syn_store *st = s->st;
+  const uint64_t a = s->b, b = round_end(s, a, &s->n);
+  s->a = a, s->b = b;
+  if (a == b) return;
+  uint64_t q = 0;
+  for (uint64_t t = a; t < b; t++) {
+    s->slot[t - a] = q;
+    q += s->cnt[t];
+  }
+  /* counting sort on the target: slot[t - a] is the next slot of target t */
+  const uint32_t lo = (uint32_t)(s->tlo + a), hi = (uint32_t)(s->tlo + b);
+  const uint32_t *restrict tgt = st->tgt;
+  uint64_t *restrict slot = s->slot, *restrict src = s->src;
+  uint32_t *restrict occ = s->occ;
   for (uint64_t i = 0; i < st->src_n; i++) {
-    uint32_t occ = 0;
-    for (uint64_t j = st->row[i]; j < st->row[i + 1]; j++) {
-      occ = (j > st->row[i] && st->tgt[j] == st->tgt[j - 1]) ? occ + 1 : 0;
-      r[j] = (syn_rec){e->gids[st->tgt[j]], st->src_first + i, occ, st->w[j],
-                       (float)((st->d[j] & NTW_DELAY_MASK) * e->dt), 0};
+    uint64_t j = s->cur[i];
+    const uint64_t end = st->row[i + 1];
+    if (j == end || tgt[j] >= hi) continue;
+    /* equal targets are adjacent in a row and never split by a round, so
+     * the occurrence restarts at 0 here */
+    uint32_t prev = UINT32_MAX, o = 0;
+    for (; j < end && tgt[j] < hi; j++) {
+      const uint32_t t = tgt[j];
+      o = t == prev ? o + 1 : 0;
+      prev = t;
+      const uint64_t p = slot[t - lo]++;
+      src[p] = st->src_first + i;
+      occ[p] = o;
+      if (s->write) {
+        s->w[p] = st->w[j];
+        s->dly[p] = (float)((st->d[j] & NTW_DELAY_MASK) * e->dt);
+      } else {
+        s->idx[p] = j;
+      }
+    }
+    s->cur[i] = j;
+  }
+  for (uint64_t t = a; t < b; t++) {
+    slot[t - a] -= s->cnt[t];
+    if (s->write)
+      for (uint64_t p = slot[t - a]; p < slot[t - a] + s->cnt[t]; p++)
+        s->tgt[p] = e->gids[s->tlo + t];
+  }
+}
+
+/* The round's rows of the file as a selection of fs (runs of adjacent
+ * targets merged), or none. */
+static int stream_select(const syn_stream *s, hid_t fs) {
+  if (H5Sselect_none(fs) < 0) return -1;
+  hsize_t start = 0, len = 0;
+  for (uint64_t t = s->a; t < s->b; t++) {
+    if (!s->cnt[t]) continue;
+    const hsize_t p = s->foff[s->e->gids[s->tlo + t] - s->tfirst];
+    if (len && p == start + len) {
+      len += s->cnt[t];
+      continue;
+    }
+    if (len && H5Sselect_hyperslab(fs, H5S_SELECT_OR, &start, NULL, &len, NULL) < 0) return -1;
+    start = p, len = s->cnt[t];
+  }
+  if (len && H5Sselect_hyperslab(fs, H5S_SELECT_OR, &start, NULL, &len, NULL) < 0) return -1;
+  return 0;
+}
+
+/* Adds the round's share of the checksums of up to five columns (NULL
+ * columns skipped): the same position-keyed hash as slice_hash, with the
+ * position's hash computed once for all columns. */
+static void stream_hash(const syn_stream *s, const uint64_t *c64a, const uint64_t *c64b,
+                        const uint32_t *c32a, const float *cfa, const float *cfb,
+                        uint64_t h[5]) {
+  for (uint64_t t = s->a; t < s->b; t++) {
+    const uint64_t p0 = s->foff[s->e->gids[s->tlo + t] - s->tfirst], q0 = s->slot[t - s->a];
+    for (uint64_t q = q0; q < q0 + s->cnt[t]; q++) {
+      const uint64_t hp = hmix(p0 + (q - q0));
+      if (c64a) h[0] += hmix(hp ^ c64a[q]);
+      if (c64b) h[1] += hmix(hp ^ c64b[q]);
+      if (c32a) h[2] += hmix(hp ^ c32a[q]);
+      uint32_t bits;
+      if (cfa) memcpy(&bits, &cfa[q], 4), h[3] += hmix(hp ^ bits);
+      if (cfb) memcpy(&bits, &cfb[q], 4), h[4] += hmix(hp ^ bits);
     }
   }
-  return r;
+}
+
+/* Data transfer of the synapse streams: independent by default (every rank
+ * writes whole runs of its own rows; nothing for MPI-IO to aggregate on one
+ * node); NTW_CKPT_COLLECTIVE=1 selects collective MPI-IO, which a parallel
+ * file system may prefer. */
+static hid_t stream_xfer(void) {
+  hid_t x = H5Pcreate(H5P_DATASET_XFER);
+  const char *c = getenv("NTW_CKPT_COLLECTIVE");
+  H5Pset_dxpl_mpio(x, c && *c && strcmp(c, "0") ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT);
+  return x;
+}
+
+static bool stream_collective(void) {
+  const char *c = getenv("NTW_CKPT_COLLECTIVE");
+  return c && *c && strcmp(c, "0");
 }
 
 static int ring_width(const ntw_engine *e) {
@@ -611,53 +772,65 @@ static int write_store(ckio *k, ntw_engine *e, const syn_store *st, hid_t gs) {
   attr_write_str(g, "source_population", cfg->pops[pr->source].name);
   attr_write_str(g, "target_population", cfg->pops[pr->target].name);
   phase(k, NULL);
-  syn_rec *recs = store_records(e, st);
-  phase(k, "syn: records");
-  int *dest = malloc((st->nsyn + 1) * sizeof *dest);
-  int err = recs && dest ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory");
-  for (uint64_t j = 0; !err && j < st->nsyn; j++)
-    dest[j] = block_owner(e->n_global, k->P, recs[j].tgt);
-  err = agree(k->comm, err);
-  void *in = NULL;
-  size_t nin = 0;
-  if (!err && k->P == 1) { /* already where the block layout wants them */
-    in = recs, nin = st->nsyn, recs = NULL;
-  } else if (!err) {
-    err = exchange(k->comm, recs, st->nsyn, sizeof *recs, dest, &in, &nin);
-  }
-  free(recs), free(dest);
-  phase(k, "syn: exchange");
-  syn_rec *r = in;
-  uint64_t *ord = NULL;
+  syn_stream s;
+  int err = stream_init(k, e, st, true, &s);
+  phase(k, "syn: in-degrees, offsets");
   if (!err) {
-    uint64_t lo, hi;
-    block_range(e->n_global, k->P, k->rank, &lo, &hi);
-    uint64_t *key = malloc((nin + 1) * sizeof *key);
-    err = key ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; !err && i < nin; i++) key[i] = r[i].tgt - lo;
-    /* the order of (target, source, occurrence), without moving records */
-    if (!err && !(ord = order_by_key(key, nin, hi - lo)))
-      err = NTW_ERR(NTW_ERR_NOMEM, "out of memory sorting synapses");
-    free(key);
+    enum { NC = 5 };
+    static const char *const cn[NC] = {"target", "source", "occurrence", "weight", "delay_ms"};
+    const hid_t mt[NC] = {H5T_NATIVE_UINT64, H5T_NATIVE_UINT64, H5T_NATIVE_UINT32,
+                          H5T_NATIVE_FLOAT, H5T_NATIVE_FLOAT};
+    const hid_t ft[NC] = {H5T_STD_U64LE, H5T_STD_U64LE, H5T_STD_U32LE, H5T_IEEE_F32LE,
+                          H5T_IEEE_F32LE};
+    const void *buf[NC] = {s.tgt, s.src, s.occ, s.w, s.dly};
+    hid_t ds[NC];
+    hsize_t dim = s.total;
+    hid_t fs = H5Screate_simple(1, &dim, NULL);
+    for (int c = 0; c < NC; c++) {
+      ds[c] = H5Dcreate2(g, cn[c], ft[c], fs, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      if (ds[c] < 0 && !err) err = NTW_ERR(NTW_ERR_HDF5, "%s: cannot create dataset /synapses/%s/%s", k->path, name, cn[c]);
+    }
+    err = agree(k->comm, err);
+    const bool coll = stream_collective();
+    hid_t x = stream_xfer();
+    uint64_t h[NC] = {0};
+    double tf = 0, tw = 0, th = 0, t0;
+    for (int r = 0; !err && r < s.rounds; r++) {
+      t0 = MPI_Wtime();
+      stream_next(&s);
+      tf += MPI_Wtime() - t0, t0 = MPI_Wtime();
+      hsize_t n = s.n;
+      hid_t ms = H5Screate_simple(1, n ? &n : &dim, NULL);
+      if (!n) H5Sselect_none(ms);
+      if (stream_select(&s, fs) < 0)
+        err = NTW_ERR(NTW_ERR_HDF5, "%s: /synapses/%s: cannot select rows", k->path, name);
+      /* an empty dataset has no storage; a rank with nothing left writes
+       * only when the transfer is collective */
+      for (int c = 0; !err && c < NC && s.total && (n || coll); c++)
+        if (H5Dwrite(ds[c], mt[c], ms, fs, x, buf[c]) < 0)
+          err = NTW_ERR(NTW_ERR_HDF5, "%s: cannot write /synapses/%s/%s", k->path, name, cn[c]);
+      H5Sclose(ms);
+      tw += MPI_Wtime() - t0, t0 = MPI_Wtime();
+      stream_hash(&s, s.tgt, s.src, s.occ, s.w, s.dly, h);
+      th += MPI_Wtime() - t0;
+      err = agree(k->comm, err); /* no rank may stay behind in a collective write */
+    }
+    H5Pclose(x);
+    H5Sclose(fs);
+    phase_add(k, "syn: transpose (per round)", tf);
+    phase_add(k, "syn: select + H5Dwrite", tw);
+    phase_add(k, "syn: checksums", th);
+    err = agree(k->comm, err);
+    if (!err) MPI_Allreduce(MPI_IN_PLACE, h, NC, MPI_UINT64_T, MPI_SUM, k->comm);
+    for (int c = 0; c < NC; c++) {
+      if (!err && ds[c] >= 0 && attr_write(ds[c], "checksum", H5T_NATIVE_UINT64, H5T_STD_U64LE, &h[c]) < 0)
+        err = NTW_ERR(NTW_ERR_HDF5, "%s: cannot write checksum of /synapses/%s/%s", k->path, name, cn[c]);
+      if (ds[c] >= 0) H5Dclose(ds[c]);
+    }
+    err = agree(k->comm, err);
   }
-  err = agree(k->comm, err);
-  phase(k, "syn: order");
-  if (!err) {
-    uint64_t mine = nin, first = 0, total = 0;
-    MPI_Exscan(&mine, &first, 1, MPI_UINT64_T, MPI_SUM, k->comm);
-    if (k->rank == 0) first = 0;
-    MPI_Allreduce(&mine, &total, 1, MPI_UINT64_T, MPI_SUM, k->comm);
-    void *scr = malloc((nin + 1) * 8);
-    err = agree(k->comm, scr ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
-    if (!err) WRITE_COL_ORD(k, g, "target", uint64_t, tgt, H5T_NATIVE_UINT64, H5T_STD_U64LE, r, nin, first, total, err, scr, ord);
-    if (!err) WRITE_COL_ORD(k, g, "source", uint64_t, src, H5T_NATIVE_UINT64, H5T_STD_U64LE, r, nin, first, total, err, scr, ord);
-    if (!err) WRITE_COL_ORD(k, g, "occurrence", uint32_t, occ, H5T_NATIVE_UINT32, H5T_STD_U32LE, r, nin, first, total, err, scr, ord);
-    if (!err) WRITE_COL_ORD(k, g, "weight", float, w, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, r, nin, first, total, err, scr, ord);
-    if (!err) WRITE_COL_ORD(k, g, "delay_ms", float, delay_ms, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, r, nin, first, total, err, scr, ord);
-    free(scr);
-  }
-  free(in), free(ord);
-  phase(k, "syn: columns (gather, write, hash)");
+  stream_free(&s);
+  phase(k, NULL);
   /* Per-source state: only ranks with synapses from a source keep it
    * current, and they agree; take it from them (MAX over sentinels). */
   if (!err && st->kind != NTW_SYN_STATIC) {
@@ -1013,49 +1186,97 @@ static int read_store(ckio *k, ntw_engine *e, syn_store *st, hid_t gs) {
   snprintf(name, sizeof name, "%d", st->proj);
   hid_t g = group(gs, name, false);
   NTW_TRY(agree(k->comm, g < 0 ? NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s missing (config changed?)", k->path, name) : 0));
-  uint64_t total, cols;
-  int err = ds_dims(k, g, "target", &total, &cols);
-  uint64_t lo = 0, hi = 0;
-  block_range(total, k->P, k->rank, &lo, &hi);
-  const size_t nr = hi - lo;
-  syn_rec *r = calloc(nr + 1, sizeof *r);
-  if (!err) err = agree(k->comm, r ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
-  if (!err) READ_COL(k, g, "target", uint64_t, tgt, H5T_NATIVE_UINT64, r, nr, lo, err);
-  if (!err) READ_COL(k, g, "source", uint64_t, src, H5T_NATIVE_UINT64, r, nr, lo, err);
-  if (!err) READ_COL(k, g, "occurrence", uint32_t, occ, H5T_NATIVE_UINT32, r, nr, lo, err);
-  if (!err) READ_COL(k, g, "weight", float, w, H5T_NATIVE_FLOAT, r, nr, lo, err);
-  void *in = NULL;
-  size_t nin = 0;
-  if (!err) err = to_owners(k, e, r, nr, sizeof *r, &in, &nin);
-  free(r);
+  phase(k, NULL);
+  syn_stream s;
+  int err = stream_init(k, e, st, false, &s);
+  phase(k, "syn: in-degrees, offsets");
   if (!err) {
-    /* Match every local synapse with its record by (target, source,
-     * occurrence): both lists put in that order by counting sorts on the
-     * local target index, then compared one by one. */
-    syn_rec *got = in;
-    syn_rec *mine = store_records(e, st);
-    uint64_t *key = malloc((st->nsyn > nin ? st->nsyn : nin) * sizeof *key + 8);
-    int bad = !mine || !key || nin != st->nsyn;
-    for (size_t i = 0; !bad && i < nin; i++)
-      key[i] = ntw_part_local_lower(e->part, e->rank, got[i].tgt);
-    if (!bad && sort_recs_by_target(&got, nin, key, e->n_local) != 0) bad = 1;
-    in = got;
-    uint64_t *ord = NULL;
-    if (!bad) {
-      for (uint64_t j = 0; j < st->nsyn; j++) key[j] = st->tgt[j];
-      ord = order_by_key(key, st->nsyn, e->n_local);
-      bad = !ord;
+    /* delay_ms is not read: the config rebuilds it exactly */
+    enum { NC = 4 };
+    static const char *const cn[NC] = {"target", "source", "occurrence", "weight"};
+    const hid_t mt[NC] = {H5T_NATIVE_UINT64, H5T_NATIVE_UINT64, H5T_NATIVE_UINT32,
+                          H5T_NATIVE_FLOAT};
+    const size_t c1 = s.cap + 1;
+    uint64_t *rt = malloc(c1 * 8), *rs = malloc(c1 * 8);
+    uint32_t *ro = malloc(c1 * 4);
+    float *rw = malloc(c1 * 4);
+    void *buf[NC] = {rt, rs, ro, rw};
+    hid_t ds[NC];
+    uint64_t want[NC] = {0}, h[5] = {0};
+    if (!rt || !rs || !ro || !rw) err = NTW_ERR(NTW_ERR_NOMEM, "out of memory for checkpoint buffers");
+    for (int c = 0; c < NC; c++) {
+      ds[c] = H5Dopen2(g, cn[c], H5P_DEFAULT);
+      hsize_t d = 0;
+      hid_t sp = ds[c] >= 0 ? H5Dget_space(ds[c]) : -1;
+      int nd = sp >= 0 ? H5Sget_simple_extent_dims(sp, &d, NULL) : -1;
+      if (sp >= 0) H5Sclose(sp);
+      hid_t at = ds[c] >= 0 ? H5Aopen(ds[c], "checksum", H5P_DEFAULT) : -1;
+      int ok = at >= 0 && H5Aread(at, H5T_NATIVE_UINT64, &want[c]) >= 0;
+      if (at >= 0) H5Aclose(at);
+      if (err) continue;
+      if (ds[c] < 0)
+        err = NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s/%s: missing", k->path, name, cn[c]);
+      else if (nd != 1 || d != s.total)
+        err = NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s/%s: %llu synapses, the network has %" PRIu64 " (config or seed changed?)", k->path, name, cn[c], (unsigned long long)d, s.total);
+      else if (!ok)
+        err = NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s/%s: no checksum", k->path, name, cn[c]);
     }
-    for (uint64_t q = 0; !bad && q < st->nsyn; q++) {
-      const uint64_t j = ord[q];
-      if (cmp_syn(&mine[j], &got[q]) != 0) bad = 2;
-      else st->w[j] = got[q].w;
+    err = agree(k->comm, err);
+    const bool coll = stream_collective();
+    hid_t x = stream_xfer();
+    hsize_t dim = s.total;
+    hid_t fs = H5Screate_simple(1, &dim, NULL);
+    int bad = 0;
+    double tf = 0, tr = 0, tm = 0, t0;
+    for (int r = 0; !err && r < s.rounds; r++) {
+      t0 = MPI_Wtime();
+      stream_next(&s);
+      tf += MPI_Wtime() - t0, t0 = MPI_Wtime();
+      hsize_t n = s.n;
+      hid_t ms = H5Screate_simple(1, n ? &n : &dim, NULL);
+      if (!n) H5Sselect_none(ms);
+      if (stream_select(&s, fs) < 0)
+        err = NTW_ERR(NTW_ERR_HDF5, "%s: /synapses/%s: cannot select rows", k->path, name);
+      for (int c = 0; !err && c < NC && s.total && (n || coll); c++)
+        if (H5Dread(ds[c], mt[c], ms, fs, x, buf[c]) < 0)
+          err = NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s/%s: cannot read (truncated file?)", k->path, name, cn[c]);
+      H5Sclose(ms);
+      tr += MPI_Wtime() - t0, t0 = MPI_Wtime();
+      if ((err = agree(k->comm, err))) break;
+      stream_hash(&s, rt, rs, ro, rw, NULL, h);
+      /* every local synapse meets its record: same (target, source,
+       * occurrence) in the same slot */
+      for (uint64_t t = s.a; t < s.b; t++) {
+        const uint64_t gid = e->gids[s.tlo + t], q0 = s.slot[t - s.a];
+        for (uint64_t q = q0; q < q0 + s.cnt[t]; q++) {
+          bad |= (rt[q] != gid) | (rs[q] != s.src[q]) | (ro[q] != s.occ[q]);
+          st->w[s.idx[q]] = rw[q];
+        }
+      }
+      tm += MPI_Wtime() - t0;
     }
-    free(ord), free(key), free(mine);
-    err = bad ? NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s: the synapses do not match the network (config or seed changed?)", k->path, name) : 0;
+    H5Pclose(x);
+    H5Sclose(fs);
+    for (int c = 0; c < NC; c++)
+      if (ds[c] >= 0) H5Dclose(ds[c]);
+    free(rt), free(rs), free(ro), free(rw);
+    phase_add(k, "syn: transpose (per round)", tf);
+    phase_add(k, "syn: select + H5Dread", tr);
+    phase_add(k, "syn: checksums, match", tm);
+    err = agree(k->comm, err);
+    if (!err) {
+      MPI_Allreduce(MPI_IN_PLACE, h, NC, MPI_UINT64_T, MPI_SUM, k->comm);
+      MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, k->comm);
+      /* a damaged file is reported as such before any mismatch it causes */
+      for (int c = 0; !err && c < NC; c++)
+        if (h[c] != want[c])
+          err = NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s/%s: checksum mismatch (file corrupted)", k->path, name, cn[c]);
+      if (!err && bad)
+        err = NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s: the synapses do not match the network (config or seed changed?)", k->path, name);
+    }
   }
-  free(in);
-  err = agree(k->comm, err);
+  stream_free(&s);
+  phase(k, NULL);
   if (!err && st->kind != NTW_SYN_STATIC) {
     hid_t gp = group(g, "pre", false);
     const uint64_t n = st->src_n;

@@ -353,51 +353,85 @@ static int cmp_u64first(const void *a, const void *b) {
 /* Records per round of a synapse stream: 7 MB of column buffers on write,
  * 11 MB on restore, allocated once per projection and reused by every
  * round (a fresh large buffer costs a page fault per page, which is
- * expensive in VMs). */
-#define SYN_ROUND (UINT64_C(1) << 18)
+ * expensive in VMs). NTW_CKPT_ROUND_RECORDS overrides it, so that tests run
+ * many rounds on a small network. */
+static uint64_t syn_round(void) {
+  const char *v = getenv("NTW_CKPT_ROUND_RECORDS");
+  uint64_t n = v ? strtoull(v, NULL, 10) : 0;
+  return n ? n : UINT64_C(1) << 18;
+}
+
+/* Below this many records per contiguous run of its rows (on some rank),
+ * writing rows in place would be one small write per run: the rounds are
+ * exchanged between ranks instead. */
+#define SYN_MIN_RUN 4096
+
+typedef struct {
+  void *p;
+  size_t esz; /* 8 or 4 */
+  MPI_Datatype mt;
+} col;
 
 /* The synapses of one plastic store in file order, one round at a time.
  *
  * All synapses of a target live on the target's rank, so where each lies in
- * the file is known without moving any: the synapses of target gid g are
- * rows [foff[g], foff[g] + in-degree(g)) of the (target, source,
+ * the file is known without moving any: the synapses of the population's
+ * target g are rows [foff[g], foff[g+1]) of the (target, source,
  * occurrence)-sorted list, foff being the prefix sum of the global
- * in-degrees (one Allreduce). Each rank turns its CSR-by-source store into
+ * in-degrees (one Allreduce). Each rank puts its CSR-by-source store into
  * that order a round of consecutive local targets at a time, by a counting
  * sort on the target (sources come in CSR order and a row's synapses in
  * target order, so each target's synapses come out in (source, occurrence)
- * order), and then writes or reads exactly its own rows. There is no record
- * array of the whole store and no redistribution between ranks; with the
- * block partition a round is one contiguous run of the file. */
+ * order). There is no record array of the whole store.
+ *
+ * Direct rounds (one rank, the block partition: long runs of rows per rank):
+ * each rank writes or reads exactly its own rows, the runs of a round as one
+ * selection. Exchanged rounds (round_robin: every target a separate run):
+ * a round is a range of targets [g0, g1) of the population, the same on all
+ * ranks; its rows are split evenly over the ranks, each of which writes or
+ * reads one contiguous slice, and one Alltoallv per column moves records
+ * between the rank of their target and the rank of their slice. */
 typedef struct {
   const ntw_engine *e;
   const syn_store *st;
-  uint64_t tlo, tn;  /* local index range of the target population */
-  uint64_t tfirst;   /* its first gid */
-  uint64_t *cnt;     /* in-degree of each local target [tn] */
-  uint64_t *foff;    /* first row of each target of the population [size + 1] */
-  uint64_t *cur;     /* per source: its first synapse not streamed yet [src_n] */
-  uint64_t *slot;    /* per target of the round: its first slot */
-  uint64_t total;    /* rows in the file: synapses of the projection */
-  uint64_t cap;      /* slots per round */
-  int rounds;        /* rounds of the rank with most: all ranks make as many */
-  uint64_t a, b, n;  /* the round: local targets [a, b) (from tlo), n records */
-  bool write;
-  /* the round's columns; write: tgt, src, occ, w, dly; restore: src, occ
-   * and idx (the synapse's index in the store) */
+  MPI_Comm comm;
+  int P, rank;
+  bool write, xchg;
+  uint64_t tlo, tn;   /* local index range of the target population */
+  uint64_t tfirst;    /* its first gid */
+  uint64_t size;      /* its size */
+  uint64_t *cnt;      /* in-degree of each local target [tn] */
+  uint64_t *foff;     /* first row of each target of the population [size + 1] */
+  uint64_t *cur;      /* per source: its first synapse not streamed yet [src_n] */
+  uint64_t *slot;     /* per target of the round: its first slot */
+  uint64_t total;     /* rows in the file: synapses of the projection */
+  uint64_t cap;       /* slots per round */
+  int rounds;         /* the same on every rank */
+  uint64_t a, b, n;   /* the round: local targets [a, b) (from tlo), n records */
+  uint64_t g0, g1;    /* exchanged: the round's targets of the population */
+  uint64_t w0, w1;    /* exchanged: this rank's slice of the file's rows */
+  /* the round's records in slot order; write: tgt, src, occ, w, dly;
+   * restore: src, occ and idx (the synapse's index in the store) */
   uint64_t *tgt, *src, *idx;
   uint32_t *occ;
   float *w, *dly;
+  /* exchanged: the slice in row order (x) and by rank (y) */
+  col x[5], y[5];
+  int ncol;
+  int *sc, *sd, *rc, *rd; /* Alltoallv counts and displacements */
+  uint64_t *qcur;         /* per rank: records taken so far */
 } syn_stream;
 
 static void stream_free(syn_stream *s) {
   free(s->cnt), free(s->foff), free(s->cur), free(s->slot);
   free(s->tgt), free(s->src), free(s->idx), free(s->occ), free(s->w), free(s->dly);
+  for (int c = 0; c < 5; c++) free(s->x[c].p), free(s->y[c].p);
+  free(s->sc), free(s->sd), free(s->rc), free(s->rd), free(s->qcur);
   memset(s, 0, sizeof *s);
 }
 
-/* Local targets [a, b) of the round starting at a: as many as fit in cap
- * slots, at least one. */
+/* Direct rounds: local targets [a, b) of the round starting at a, as many
+ * as fit in cap slots, at least one. */
 static uint64_t round_end(const syn_stream *s, uint64_t a, uint64_t *n) {
   uint64_t b = a, m = 0;
   while (b < s->tn && (b == a || m + s->cnt[b] <= s->cap)) m += s->cnt[b++];
@@ -405,44 +439,35 @@ static uint64_t round_end(const syn_stream *s, uint64_t a, uint64_t *n) {
   return b;
 }
 
-/* Collective. In-degrees, file offsets and buffers of store st. */
+/* Exchanged rounds: the targets of the population [g0, end) of the round
+ * starting at g0, as many as fit in cap rows, at least one. */
+static uint64_t xround_end(const syn_stream *s, uint64_t g0) {
+  uint64_t g = g0 < s->size ? g0 + 1 : s->size;
+  while (g < s->size && s->foff[g + 1] - s->foff[g0] <= s->cap) g++;
+  return g;
+}
+
+/* Collective. In-degrees, file rows, the kind of rounds and the buffers of
+ * store st. */
 static int stream_init(ckio *k, const ntw_engine *e, const syn_store *st, bool write,
                        syn_stream *s) {
   memset(s, 0, sizeof *s);
   const ntw_proj_cfg *pr = &e->cfg->projs[st->proj];
   const ntw_pop_cfg *tp = &e->cfg->pops[pr->target];
   const pop_block *tb = &e->blocks[pr->target];
-  s->e = e, s->st = st, s->write = write;
-  s->tlo = tb->lo, s->tn = tb->n, s->tfirst = tp->first_gid;
-  const uint64_t size = tp->size;
+  s->e = e, s->st = st, s->write = write, s->comm = k->comm, s->P = k->P, s->rank = k->rank;
+  s->tlo = tb->lo, s->tn = tb->n, s->tfirst = tp->first_gid, s->size = tp->size;
   s->cnt = calloc(s->tn + 1, sizeof *s->cnt);
-  s->foff = calloc(size + 1, sizeof *s->foff);
+  s->foff = calloc(s->size + 1, sizeof *s->foff);
   s->cur = malloc((st->src_n + 1) * sizeof *s->cur);
   s->slot = malloc((s->tn + 1) * sizeof *s->slot);
   int err = s->cnt && s->foff && s->cur && s->slot ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory");
-  if (!err && size > (uint64_t)INT32_MAX)
+  if (!err && s->size > (uint64_t)INT32_MAX)
     err = NTW_ERR(NTW_ERR_NOTSUP, "%s: checkpoints of populations over 2^31 neurons", k->path);
-  uint64_t maxc = 0;
   if (!err) {
     for (uint64_t j = 0; j < st->nsyn; j++) s->cnt[st->tgt[j] - s->tlo]++;
-    for (uint64_t t = 0; t < s->tn; t++) {
-      s->foff[e->gids[s->tlo + t] - s->tfirst] = s->cnt[t];
-      if (s->cnt[t] > maxc) maxc = s->cnt[t];
-    }
+    for (uint64_t t = 0; t < s->tn; t++) s->foff[e->gids[s->tlo + t] - s->tfirst] = s->cnt[t];
     for (uint64_t i = 0; i < st->src_n; i++) s->cur[i] = st->row[i];
-    s->cap = maxc > SYN_ROUND ? maxc : SYN_ROUND;
-    const size_t c = s->cap + 1;
-    s->src = malloc(c * sizeof *s->src);
-    s->occ = malloc(c * sizeof *s->occ);
-    if (write) {
-      s->tgt = malloc(c * sizeof *s->tgt);
-      s->w = malloc(c * sizeof *s->w);
-      s->dly = malloc(c * sizeof *s->dly);
-    } else {
-      s->idx = malloc(c * sizeof *s->idx);
-    }
-    if (!s->src || !s->occ || (write ? !s->tgt || !s->w || !s->dly : !s->idx))
-      err = NTW_ERR(NTW_ERR_NOMEM, "out of memory for checkpoint buffers");
   }
   err = agree(k->comm, err);
   if (err) {
@@ -450,26 +475,89 @@ static int stream_init(ckio *k, const ntw_engine *e, const syn_store *st, bool w
     return err;
   }
   /* each target's in-degree is non-zero on its owner only */
-  MPI_Allreduce(MPI_IN_PLACE, s->foff, (int)size, MPI_UINT64_T, MPI_SUM, k->comm);
-  uint64_t run = 0;
-  for (uint64_t g = 0; g < size; g++) {
+  MPI_Allreduce(MPI_IN_PLACE, s->foff, (int)s->size, MPI_UINT64_T, MPI_SUM, k->comm);
+  uint64_t run = 0, maxc = 0;
+  for (uint64_t g = 0; g < s->size; g++) {
     const uint64_t c = s->foff[g];
     s->foff[g] = run;
     run += c;
+    if (c > maxc) maxc = c;
   }
-  s->foff[size] = s->total = run;
+  s->foff[s->size] = s->total = run;
+  s->cap = maxc > syn_round() ? maxc : syn_round();
+  /* runs of adjacent rows of this rank: one, or long ones, are written in
+   * place; otherwise every rank exchanges */
+  uint64_t runs = 0, end = UINT64_MAX;
+  for (uint64_t t = 0; t < s->tn; t++) {
+    if (!s->cnt[t]) continue;
+    const uint64_t p = s->foff[e->gids[s->tlo + t] - s->tfirst];
+    runs += p != end;
+    end = p + s->cnt[t];
+  }
+  int direct = runs <= 1 || st->nsyn / runs >= SYN_MIN_RUN, all;
+  MPI_Allreduce(&direct, &all, 1, MPI_INT, MPI_MIN, k->comm);
+  s->xchg = !all;
   int r = 0;
-  for (uint64_t a = 0, m; a < s->tn; r++) a = round_end(s, a, &m);
-  MPI_Allreduce(&r, &s->rounds, 1, MPI_INT, MPI_MAX, k->comm);
-  return 0;
+  if (s->xchg) {
+    for (uint64_t g = 0; g < s->size; r++) g = xround_end(s, g);
+    s->rounds = r;
+  } else {
+    for (uint64_t a = 0, m; a < s->tn; r++) a = round_end(s, a, &m);
+    MPI_Allreduce(&r, &s->rounds, 1, MPI_INT, MPI_MAX, k->comm);
+  }
+  const size_t c1 = s->cap + 1;
+  s->src = malloc(c1 * sizeof *s->src);
+  s->occ = malloc(c1 * sizeof *s->occ);
+  bool ok = s->src && s->occ;
+  if (write) {
+    s->tgt = malloc(c1 * sizeof *s->tgt);
+    s->w = malloc(c1 * sizeof *s->w);
+    s->dly = malloc(c1 * sizeof *s->dly);
+    ok = ok && s->tgt && s->w && s->dly;
+  } else {
+    s->idx = malloc(c1 * sizeof *s->idx);
+    ok = ok && s->idx;
+  }
+  if (s->xchg) {
+    /* target, source, occurrence, weight (, delay_ms) */
+    static const size_t esz[5] = {8, 8, 4, 4, 4};
+    const MPI_Datatype mt[5] = {MPI_UINT64_T, MPI_UINT64_T, MPI_UINT32_T, MPI_FLOAT, MPI_FLOAT};
+    s->ncol = write ? 5 : 4;
+    const size_t slice = s->cap / (uint64_t)s->P + 2;
+    for (int c = 0; c < s->ncol; c++) {
+      s->x[c] = (col){malloc(slice * esz[c]), esz[c], mt[c]};
+      s->y[c] = (col){malloc(slice * esz[c]), esz[c], mt[c]};
+      ok = ok && s->x[c].p && s->y[c].p;
+    }
+    const size_t P = (size_t)s->P;
+    s->sc = malloc(P * sizeof *s->sc), s->sd = malloc(P * sizeof *s->sd);
+    s->rc = malloc(P * sizeof *s->rc), s->rd = malloc(P * sizeof *s->rd);
+    s->qcur = malloc(P * sizeof *s->qcur);
+    ok = ok && s->sc && s->sd && s->rc && s->rd && s->qcur;
+  }
+  err = agree(k->comm, ok ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory for checkpoint buffers"));
+  if (err) stream_free(s);
+  return err;
 }
 
-/* The next round's records in file order (none once the rank is done). */
+/* The next round's records in slot order (none once the rank is done). */
 static void stream_next(syn_stream *s) {
   const ntw_engine *e = s->e;
   const syn_store *st = s->st;
-  const uint64_t a = s->b, b = round_end(s, a, &s->n);
-  s->a = a, s->b = b;
+  const uint64_t a = s->b;
+  uint64_t b = a, n = 0;
+  if (s->xchg) {
+    s->g0 = s->g1;
+    s->g1 = xround_end(s, s->g0);
+    while (b < s->tn && e->gids[s->tlo + b] - s->tfirst < s->g1) n += s->cnt[b++];
+    uint64_t lo, hi;
+    const uint64_t R0 = s->foff[s->g0];
+    block_range(s->foff[s->g1] - R0, s->P, s->rank, &lo, &hi);
+    s->w0 = R0 + lo, s->w1 = R0 + hi;
+  } else {
+    b = round_end(s, a, &n);
+  }
+  s->a = a, s->b = b, s->n = n;
   if (a == b) return;
   uint64_t q = 0;
   for (uint64_t t = a; t < b; t++) {
@@ -512,7 +600,7 @@ static void stream_next(syn_stream *s) {
   }
 }
 
-/* The round's rows of the file as a selection of fs (runs of adjacent
+/* Direct rounds: the round's rows as a selection of fs (runs of adjacent
  * targets merged), or none. */
 static int stream_select(const syn_stream *s, hid_t fs) {
   if (H5Sselect_none(fs) < 0) return -1;
@@ -531,40 +619,100 @@ static int stream_select(const syn_stream *s, hid_t fs) {
   return 0;
 }
 
-/* Adds the round's share of the checksums of up to five columns (NULL
- * columns skipped): the same position-keyed hash as slice_hash, with the
- * position's hash computed once for all columns. */
-static void stream_hash(const syn_stream *s, const uint64_t *c64a, const uint64_t *c64b,
-                        const uint32_t *c32a, const float *cfa, const float *cfb,
-                        uint64_t h[5]) {
-  for (uint64_t t = s->a; t < s->b; t++) {
-    const uint64_t p0 = s->foff[s->e->gids[s->tlo + t] - s->tfirst], q0 = s->slot[t - s->a];
-    for (uint64_t q = q0; q < q0 + s->cnt[t]; q++) {
-      const uint64_t hp = hmix(p0 + (q - q0));
-      if (c64a) h[0] += hmix(hp ^ c64a[q]);
-      if (c64b) h[1] += hmix(hp ^ c64b[q]);
-      if (c32a) h[2] += hmix(hp ^ c32a[q]);
-      uint32_t bits;
-      if (cfa) memcpy(&bits, &cfa[q], 4), h[3] += hmix(hp ^ bits);
-      if (cfb) memcpy(&bits, &cfb[q], 4), h[4] += hmix(hp ^ bits);
-    }
+/* Adds element i of columns c[0..nc) at file row pos to their checksums:
+ * the position-keyed hash of slice_hash, the position's hash computed once
+ * for all columns. */
+static inline void hash_row(const col *c, int nc, uint64_t pos, uint64_t i, uint64_t *h) {
+  const uint64_t hp = hmix(pos);
+  for (int k = 0; k < nc; k++) {
+    const uint64_t bits = c[k].esz == 8 ? ((const uint64_t *)c[k].p)[i]
+                                        : ((const uint32_t *)c[k].p)[i];
+    h[k] += hmix(hp ^ bits);
   }
 }
 
-/* Data transfer of the synapse streams: independent by default (every rank
- * writes whole runs of its own rows; nothing for MPI-IO to aggregate on one
- * node); NTW_CKPT_COLLECTIVE=1 selects collective MPI-IO, which a parallel
- * file system may prefer. */
-static hid_t stream_xfer(void) {
-  hid_t x = H5Pcreate(H5P_DATASET_XFER);
-  const char *c = getenv("NTW_CKPT_COLLECTIVE");
-  H5Pset_dxpl_mpio(x, c && *c && strcmp(c, "0") ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT);
-  return x;
+/* Direct rounds: checksums of the round's records in slot order. */
+static void stream_hash(const syn_stream *s, const col *c, int nc, uint64_t *h) {
+  for (uint64_t t = s->a; t < s->b; t++) {
+    const uint64_t p0 = s->foff[s->e->gids[s->tlo + t] - s->tfirst], q0 = s->slot[t - s->a];
+    for (uint64_t q = q0; q < q0 + s->cnt[t]; q++) hash_row(c, nc, p0 + (q - q0), q, h);
+  }
 }
 
-static bool stream_collective(void) {
-  const char *c = getenv("NTW_CKPT_COLLECTIVE");
-  return c && *c && strcmp(c, "0");
+/* Exchanged rounds: how many of this rank's records of the round lie in
+ * each rank's slice (the slices follow the ranks, so they are consecutive
+ * runs of this rank's slots). */
+static void xchg_mine(const syn_stream *s, int *cnt, int *dis) {
+  const uint64_t R0 = s->foff[s->g0], R = s->foff[s->g1] - R0;
+  memset(cnt, 0, (size_t)s->P * sizeof *cnt);
+  for (uint64_t t = s->a; t < s->b; t++) {
+    uint64_t row = s->foff[s->e->gids[s->tlo + t] - s->tfirst];
+    const uint64_t end = row + s->cnt[t];
+    while (row < end) {
+      const int q = block_owner(R, s->P, row - R0);
+      uint64_t qlo, qhi;
+      block_range(R, s->P, q, &qlo, &qhi);
+      const uint64_t z = end < R0 + qhi ? end : R0 + qhi;
+      cnt[q] += (int)(z - row);
+      row = z;
+    }
+  }
+  for (int q = 0, d = 0; q < s->P; q++) dis[q] = d, d += cnt[q];
+}
+
+enum { WALK_COUNT, WALK_MERGE, WALK_PACK };
+
+/* Exchanged rounds: the pieces of this rank's slice [w0, w1), one per
+ * target, in row order; each belongs to the target's rank q. COUNT adds
+ * their sizes to cnt[q] (and sets dis); MERGE copies them from y (received
+ * by rank, at dis[q]) to x (row order); PACK the other way. */
+static void xchg_walk(syn_stream *s, int how, int *cnt, int *dis) {
+  if (how == WALK_COUNT) memset(cnt, 0, (size_t)s->P * sizeof *cnt);
+  else memset(s->qcur, 0, (size_t)s->P * sizeof *s->qcur);
+  /* first target with rows at or after w0 */
+  uint64_t lo = s->g0, hi = s->g1;
+  while (lo < hi) {
+    const uint64_t m = lo + (hi - lo) / 2;
+    if (s->foff[m + 1] <= s->w0) lo = m + 1;
+    else hi = m;
+  }
+  for (uint64_t g = lo; g < s->g1 && s->foff[g] < s->w1; g++) {
+    const uint64_t r0 = s->foff[g] > s->w0 ? s->foff[g] : s->w0;
+    const uint64_t r1 = s->foff[g + 1] < s->w1 ? s->foff[g + 1] : s->w1;
+    if (r0 >= r1) continue;
+    const int q = ntw_part_owner(s->e->part, s->tfirst + g);
+    if (how == WALK_COUNT) {
+      cnt[q] += (int)(r1 - r0);
+      continue;
+    }
+    const uint64_t at = (uint64_t)dis[q] + s->qcur[q];
+    for (int c = 0; c < s->ncol; c++) {
+      char *xp = (char *)s->x[c].p + (r0 - s->w0) * s->x[c].esz;
+      char *yp = (char *)s->y[c].p + at * s->y[c].esz;
+      const size_t nb = (r1 - r0) * s->x[c].esz;
+      if (how == WALK_MERGE) memcpy(xp, yp, nb);
+      else memcpy(yp, xp, nb);
+    }
+    s->qcur[q] += r1 - r0;
+  }
+  if (how == WALK_COUNT)
+    for (int q = 0, d = 0; q < s->P; q++) dis[q] = d, d += cnt[q];
+}
+
+/* Exchanged rounds: one Alltoallv per column. */
+static void xchg_cols(const syn_stream *s, int nc, const col *from, const int *sc,
+                      const int *sd, const col *to, const int *rc, const int *rd) {
+  for (int c = 0; c < nc; c++)
+    MPI_Alltoallv(from[c].p, sc, sd, from[c].mt, to[c].p, rc, rd, to[c].mt, s->comm);
+}
+
+/* Independent transfers: every rank writes or reads whole runs of its own
+ * rows (measured: collective MPI-IO with two-phase aggregation was 3x
+ * slower on one node, and each rank already has contiguous slices). */
+static hid_t stream_xfer(void) {
+  hid_t x = H5Pcreate(H5P_DATASET_XFER);
+  H5Pset_dxpl_mpio(x, H5FD_MPIO_INDEPENDENT);
+  return x;
 }
 
 static int ring_width(const ntw_engine *e) {
@@ -782,7 +930,9 @@ static int write_store(ckio *k, ntw_engine *e, const syn_store *st, hid_t gs) {
                           H5T_NATIVE_FLOAT, H5T_NATIVE_FLOAT};
     const hid_t ft[NC] = {H5T_STD_U64LE, H5T_STD_U64LE, H5T_STD_U32LE, H5T_IEEE_F32LE,
                           H5T_IEEE_F32LE};
-    const void *buf[NC] = {s.tgt, s.src, s.occ, s.w, s.dly};
+    /* the round's records in slot order */
+    const col rec[NC] = {{s.tgt, 8, MPI_UINT64_T}, {s.src, 8, MPI_UINT64_T},
+                         {s.occ, 4, MPI_UINT32_T}, {s.w, 4, MPI_FLOAT}, {s.dly, 4, MPI_FLOAT}};
     hid_t ds[NC];
     hsize_t dim = s.total;
     hid_t fs = H5Screate_simple(1, &dim, NULL);
@@ -791,36 +941,47 @@ static int write_store(ckio *k, ntw_engine *e, const syn_store *st, hid_t gs) {
       if (ds[c] < 0 && !err) err = NTW_ERR(NTW_ERR_HDF5, "%s: cannot create dataset /synapses/%s/%s", k->path, name, cn[c]);
     }
     err = agree(k->comm, err);
-    const bool coll = stream_collective();
     hid_t x = stream_xfer();
     uint64_t h[NC] = {0};
-    double tf = 0, tw = 0, th = 0, t0;
+    double tf = 0, tx = 0, tw = 0, th = 0, t0;
     for (int r = 0; !err && r < s.rounds; r++) {
       t0 = MPI_Wtime();
       stream_next(&s);
       tf += MPI_Wtime() - t0, t0 = MPI_Wtime();
+      /* what this rank writes: its slots (direct) or its slice (exchanged) */
+      const col *out = rec;
       hsize_t n = s.n;
-      hid_t ms = H5Screate_simple(1, n ? &n : &dim, NULL);
-      if (!n) H5Sselect_none(ms);
-      if (stream_select(&s, fs) < 0)
+      if (s.xchg) {
+        xchg_mine(&s, s.sc, s.sd);
+        xchg_walk(&s, WALK_COUNT, s.rc, s.rd);
+        xchg_cols(&s, NC, rec, s.sc, s.sd, s.y, s.rc, s.rd);
+        xchg_walk(&s, WALK_MERGE, s.rc, s.rd);
+        out = s.x, n = s.w1 - s.w0;
+        hsize_t start = s.w0;
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL);
+      } else if (stream_select(&s, fs) < 0) {
         err = NTW_ERR(NTW_ERR_HDF5, "%s: /synapses/%s: cannot select rows", k->path, name);
-      /* an empty dataset has no storage; a rank with nothing left writes
-       * only when the transfer is collective */
-      for (int c = 0; !err && c < NC && s.total && (n || coll); c++)
-        if (H5Dwrite(ds[c], mt[c], ms, fs, x, buf[c]) < 0)
+      }
+      tx += MPI_Wtime() - t0, t0 = MPI_Wtime();
+      hid_t ms = H5Screate_simple(1, &n, NULL);
+      for (int c = 0; !err && n && c < NC; c++)
+        if (H5Dwrite(ds[c], mt[c], ms, fs, x, out[c].p) < 0)
           err = NTW_ERR(NTW_ERR_HDF5, "%s: cannot write /synapses/%s/%s", k->path, name, cn[c]);
       H5Sclose(ms);
       tw += MPI_Wtime() - t0, t0 = MPI_Wtime();
-      stream_hash(&s, s.tgt, s.src, s.occ, s.w, s.dly, h);
+      if (s.xchg)
+        for (uint64_t i = 0; i < n; i++) hash_row(out, NC, s.w0 + i, i, h);
+      else
+        stream_hash(&s, rec, NC, h);
       th += MPI_Wtime() - t0;
-      err = agree(k->comm, err); /* no rank may stay behind in a collective write */
+      err = agree(k->comm, err); /* every rank takes part in every round */
     }
     H5Pclose(x);
     H5Sclose(fs);
-    phase_add(k, "syn: transpose (per round)", tf);
-    phase_add(k, "syn: select + H5Dwrite", tw);
+    phase_add(k, s.xchg ? "syn: transpose (exchanged)" : "syn: transpose (direct)", tf);
+    phase_add(k, "syn: select / exchange", tx);
+    phase_add(k, "syn: H5Dwrite", tw);
     phase_add(k, "syn: checksums", th);
-    err = agree(k->comm, err);
     if (!err) MPI_Allreduce(MPI_IN_PLACE, h, NC, MPI_UINT64_T, MPI_SUM, k->comm);
     for (int c = 0; c < NC; c++) {
       if (!err && ds[c] >= 0 && attr_write(ds[c], "checksum", H5T_NATIVE_UINT64, H5T_STD_U64LE, &h[c]) < 0)
@@ -1200,9 +1361,11 @@ static int read_store(ckio *k, ntw_engine *e, syn_store *st, hid_t gs) {
     uint64_t *rt = malloc(c1 * 8), *rs = malloc(c1 * 8);
     uint32_t *ro = malloc(c1 * 4);
     float *rw = malloc(c1 * 4);
-    void *buf[NC] = {rt, rs, ro, rw};
+    /* the file's records of this rank's synapses, in slot order */
+    const col got[NC] = {{rt, 8, MPI_UINT64_T}, {rs, 8, MPI_UINT64_T}, {ro, 4, MPI_UINT32_T},
+                         {rw, 4, MPI_FLOAT}};
     hid_t ds[NC];
-    uint64_t want[NC] = {0}, h[5] = {0};
+    uint64_t want[NC] = {0}, h[NC] = {0};
     if (!rt || !rs || !ro || !rw) err = NTW_ERR(NTW_ERR_NOMEM, "out of memory for checkpoint buffers");
     for (int c = 0; c < NC; c++) {
       ds[c] = H5Dopen2(g, cn[c], H5P_DEFAULT);
@@ -1222,28 +1385,42 @@ static int read_store(ckio *k, ntw_engine *e, syn_store *st, hid_t gs) {
         err = NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s/%s: no checksum", k->path, name, cn[c]);
     }
     err = agree(k->comm, err);
-    const bool coll = stream_collective();
     hid_t x = stream_xfer();
     hsize_t dim = s.total;
     hid_t fs = H5Screate_simple(1, &dim, NULL);
     int bad = 0;
-    double tf = 0, tr = 0, tm = 0, t0;
+    double tf = 0, tr = 0, tx = 0, tm = 0, t0;
     for (int r = 0; !err && r < s.rounds; r++) {
       t0 = MPI_Wtime();
       stream_next(&s);
       tf += MPI_Wtime() - t0, t0 = MPI_Wtime();
+      /* what this rank reads: its slots (direct) or its slice (exchanged) */
+      const col *in = got;
       hsize_t n = s.n;
-      hid_t ms = H5Screate_simple(1, n ? &n : &dim, NULL);
-      if (!n) H5Sselect_none(ms);
-      if (stream_select(&s, fs) < 0)
+      if (s.xchg) {
+        in = s.x, n = s.w1 - s.w0;
+        hsize_t start = s.w0;
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL);
+      } else if (stream_select(&s, fs) < 0) {
         err = NTW_ERR(NTW_ERR_HDF5, "%s: /synapses/%s: cannot select rows", k->path, name);
-      for (int c = 0; !err && c < NC && s.total && (n || coll); c++)
-        if (H5Dread(ds[c], mt[c], ms, fs, x, buf[c]) < 0)
+      }
+      hid_t ms = H5Screate_simple(1, &n, NULL);
+      for (int c = 0; !err && n && c < NC; c++)
+        if (H5Dread(ds[c], mt[c], ms, fs, x, in[c].p) < 0)
           err = NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s/%s: cannot read (truncated file?)", k->path, name, cn[c]);
       H5Sclose(ms);
       tr += MPI_Wtime() - t0, t0 = MPI_Wtime();
       if ((err = agree(k->comm, err))) break;
-      stream_hash(&s, rt, rs, ro, rw, NULL, h);
+      if (s.xchg) {
+        for (uint64_t i = 0; i < n; i++) hash_row(in, NC, s.w0 + i, i, h);
+        xchg_walk(&s, WALK_COUNT, s.sc, s.sd);
+        xchg_walk(&s, WALK_PACK, s.sc, s.sd);
+        xchg_mine(&s, s.rc, s.rd);
+        xchg_cols(&s, NC, s.y, s.sc, s.sd, got, s.rc, s.rd);
+      } else {
+        stream_hash(&s, got, NC, h);
+      }
+      tx += MPI_Wtime() - t0, t0 = MPI_Wtime();
       /* every local synapse meets its record: same (target, source,
        * occurrence) in the same slot */
       for (uint64_t t = s.a; t < s.b; t++) {
@@ -1260,10 +1437,10 @@ static int read_store(ckio *k, ntw_engine *e, syn_store *st, hid_t gs) {
     for (int c = 0; c < NC; c++)
       if (ds[c] >= 0) H5Dclose(ds[c]);
     free(rt), free(rs), free(ro), free(rw);
-    phase_add(k, "syn: transpose (per round)", tf);
+    phase_add(k, s.xchg ? "syn: transpose (exchanged)" : "syn: transpose (direct)", tf);
     phase_add(k, "syn: select + H5Dread", tr);
-    phase_add(k, "syn: checksums, match", tm);
-    err = agree(k->comm, err);
+    phase_add(k, "syn: checksums, exchange", tx);
+    phase_add(k, "syn: match", tm);
     if (!err) {
       MPI_Allreduce(MPI_IN_PLACE, h, NC, MPI_UINT64_T, MPI_SUM, k->comm);
       MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, k->comm);

@@ -855,43 +855,61 @@ static int noise_io(ckio *k, ntw_engine *e, bool write) {
   return err;
 }
 
-static int write_ring(ckio *k, ntw_engine *e) {
+/* Row i of the ring (local neuron i, W doubles: port-major, then the steps
+ * step .. step+R-1) from or into rows[i * W]. The ring is slot-major, so
+ * the loops run along it (rows are a few hundred bytes: strided rows cost
+ * less than a strided ring). */
+static void ring_rows(ntw_engine *e, double *rows, bool get) {
   const int W = ring_width(e);
   const int64_t R = e->ring_mask + 1;
+  const uint64_t nl = e->n_local;
+  for (int p = 0; p < e->nports; p++)
+    for (int64_t q = 0; q < R; q++) {
+      double *ring = e->ring + (size_t)p * e->ring_port + (size_t)((e->step + q) & e->ring_mask) * nl;
+      double *col = rows + p * R + q;
+      if (get)
+        for (uint64_t i = 0; i < nl; i++) col[i * (size_t)W] = ring[i];
+      else
+        for (uint64_t i = 0; i < nl; i++) ring[i] = col[i * (size_t)W];
+    }
+}
+
+static int write_ring(ckio *k, ntw_engine *e) {
+  const int W = ring_width(e);
   const size_t rs = 8 * (1 + (size_t)W);
   const uint64_t nl = e->n_local;
-  char *recs = malloc(nl * rs + 1);
-  int *dest = malloc((nl + 1) * sizeof *dest);
-  int err = recs && dest ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory");
-  for (uint64_t i = 0; !err && i < nl; i++) {
-    char *r = recs + i * rs;
-    memcpy(r, &e->gids[i], 8);
-    double *row = (double *)(r + 8);
-    for (int p = 0; p < e->nports; p++)
-      for (int64_t q = 0; q < R; q++)
-        row[p * R + q] = e->ring[(size_t)p * e->ring_port +
-                                 (size_t)((e->step + q) & e->ring_mask) * nl + i];
-    dest[i] = block_owner(e->n_global, k->P, e->gids[i]);
-  }
-  err = agree(k->comm, err);
-  void *in = NULL;
-  size_t nin = 0;
-  if (!err) err = exchange(k->comm, recs, nl, rs, dest, &in, &nin);
-  free(recs), free(dest);
-  if (!err) {
-    qsort(in, nin, rs, cmp_u64first);
-    double *rows = malloc((nin * (size_t)W + 1) * sizeof *rows);
-    err = agree(k->comm, rows ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
-    if (!err) {
-      for (size_t i = 0; i < nin; i++) memcpy(rows + i * W, (char *)in + i * rs + 8, 8 * (size_t)W);
-      uint64_t lo, hi;
-      block_range(e->n_global, k->P, k->rank, &lo, &hi);
-      err = write_ds(k, k->file, "ring", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8,
-                     e->n_global, (uint64_t)W, lo, hi - lo, rows);
+  uint64_t lo, hi;
+  block_range(e->n_global, k->P, k->rank, &lo, &hi);
+  double *rows = malloc(((nl > hi - lo ? nl : hi - lo) * (size_t)W + 1) * sizeof *rows);
+  int err = agree(k->comm, rows ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+  if (err) return err;
+  ring_rows(e, rows, true);
+  if (k->P > 1) { /* to the rank of the row in the block layout */
+    char *recs = malloc(nl * rs + 1);
+    int *dest = malloc((nl + 1) * sizeof *dest);
+    err = recs && dest ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory");
+    for (uint64_t i = 0; !err && i < nl; i++) {
+      memcpy(recs + i * rs, &e->gids[i], 8);
+      memcpy(recs + i * rs + 8, rows + i * W, 8 * (size_t)W);
+      dest[i] = block_owner(e->n_global, k->P, e->gids[i]);
     }
-    free(rows);
+    err = agree(k->comm, err);
+    void *in = NULL;
+    size_t nin = 0;
+    if (!err) err = exchange(k->comm, recs, nl, rs, dest, &in, &nin);
+    free(recs), free(dest);
+    /* each gid once: its row is gid - lo */
+    for (size_t i = 0; !err && i < nin; i++) {
+      uint64_t g;
+      memcpy(&g, (char *)in + i * rs, 8);
+      memcpy(rows + (g - lo) * W, (char *)in + i * rs + 8, 8 * (size_t)W);
+    }
+    free(in);
   }
-  free(in);
+  if (!err)
+    err = write_ds(k, k->file, "ring", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, e->n_global,
+                   (uint64_t)W, lo, hi - lo, rows);
+  free(rows);
   return err;
 }
 
@@ -1294,41 +1312,41 @@ static int read_neurons(ckio *k, ntw_engine *e) {
 
 static int read_ring(ckio *k, ntw_engine *e) {
   const int W = ring_width(e);
-  const int64_t R = e->ring_mask + 1;
-  uint64_t rows, cols;
-  NTW_TRY(ds_dims(k, k->file, "ring", &rows, &cols));
-  NTW_TRY(agree(k->comm, rows != e->n_global || cols != (uint64_t)W
-                             ? NTW_ERR(NTW_ERR_FORMAT, "%s: /ring: shape %" PRIu64 " x %" PRIu64 " does not match the network (%" PRIu64 " x %d; config changed?)", k->path, rows, cols, e->n_global, W)
+  uint64_t rows_n, cols;
+  NTW_TRY(ds_dims(k, k->file, "ring", &rows_n, &cols));
+  NTW_TRY(agree(k->comm, rows_n != e->n_global || cols != (uint64_t)W
+                             ? NTW_ERR(NTW_ERR_FORMAT, "%s: /ring: shape %" PRIu64 " x %" PRIu64 " does not match the network (%" PRIu64 " x %d; config changed?)", k->path, rows_n, cols, e->n_global, W)
                              : 0));
   uint64_t lo, hi;
   block_range(e->n_global, k->P, k->rank, &lo, &hi);
   const size_t rs = 8 * (1 + (size_t)W), nr = hi - lo;
-  double *buf = malloc((nr * (size_t)W + 1) * sizeof *buf);
-  char *recs = malloc(nr * rs + 1);
-  int err = agree(k->comm, buf && recs ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+  const uint64_t nl = e->n_local;
+  double *buf = malloc(((nr > nl ? nr : nl) * (size_t)W + 1) * sizeof *buf);
+  int err = agree(k->comm, buf ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
   if (!err) err = read_ds(k, k->file, "ring", H5T_NATIVE_DOUBLE, 8, (uint64_t)W, lo, nr, buf);
-  for (size_t i = 0; !err && i < nr; i++) {
-    uint64_t g = lo + i;
-    memcpy(recs + i * rs, &g, 8);
-    memcpy(recs + i * rs + 8, buf + i * W, 8 * (size_t)W);
-  }
-  free(buf);
-  void *in = NULL;
-  size_t nin = 0;
-  if (!err) err = to_owners(k, e, recs, nr, rs, &in, &nin);
-  free(recs);
-  if (!err) {
-    qsort(in, nin, rs, cmp_u64first);
-    const uint64_t nl = e->n_local;
-    for (size_t i = 0; i < nin && i < nl; i++) {
-      const double *row = (const double *)((char *)in + i * rs + 8);
-      for (int p = 0; p < e->nports; p++)
-        for (int64_t q = 0; q < R; q++)
-          e->ring[(size_t)p * e->ring_port + (size_t)((e->step + q) & e->ring_mask) * nl + i] =
-              row[p * R + q];
+  if (!err && k->P > 1) { /* to the rank of each row under the new partition */
+    char *recs = malloc(nr * rs + 1);
+    err = agree(k->comm, recs ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+    for (size_t i = 0; !err && i < nr; i++) {
+      uint64_t g = lo + i;
+      memcpy(recs + i * rs, &g, 8);
+      memcpy(recs + i * rs + 8, buf + i * W, 8 * (size_t)W);
     }
+    void *in = NULL;
+    size_t nin = 0;
+    if (!err) err = to_owners(k, e, recs, nr, rs, &in, &nin);
+    free(recs);
+    /* each local gid once: its row is its local index */
+    for (size_t i = 0; !err && i < nin; i++) {
+      uint64_t g;
+      memcpy(&g, (char *)in + i * rs, 8);
+      const uint64_t li = ntw_part_local_lower(e->part, e->rank, g);
+      memcpy(buf + li * W, (char *)in + i * rs + 8, 8 * (size_t)W);
+    }
+    free(in);
   }
-  free(in);
+  if (!err) ring_rows(e, buf, false);
+  free(buf);
   return err;
 }
 

@@ -443,6 +443,7 @@ typedef struct {
   int ncol;
   int *sc, *sd, *rc, *rd; /* Alltoallv counts and displacements */
   uint64_t *qcur;         /* per rank: records taken so far */
+  bool bad_tgt;           /* restore: a row of the slice has the wrong target */
 } syn_stream;
 
 static void stream_free(syn_stream *s) {
@@ -617,7 +618,7 @@ static void stream_next(syn_stream *s) {
   }
   for (uint64_t t = a; t < b; t++) {
     slot[t - a] -= s->cnt[t];
-    if (s->write)
+    if (s->write && !s->xchg) /* exchanged: the slice's writer fills it */
       for (uint64_t p = slot[t - a]; p < slot[t - a] + s->cnt[t]; p++)
         s->tgt[p] = e->gids[s->tlo + t];
   }
@@ -688,7 +689,9 @@ enum { WALK_COUNT, WALK_MERGE, WALK_PACK };
 /* Exchanged rounds: the pieces of this rank's slice [w0, w1), one per
  * target, in row order; each belongs to the target's rank q. COUNT adds
  * their sizes to cnt[q] (and sets dis); MERGE copies them from y (received
- * by rank, at dis[q]) to x (row order); PACK the other way. */
+ * by rank, at dis[q]) to x (row order); PACK the other way. The target
+ * column (0) is known here from the piece, so it never travels: MERGE
+ * fills it, PACK checks it. */
 static void xchg_walk(syn_stream *s, int how, int *cnt, int *dis) {
   if (how == WALK_COUNT) memset(cnt, 0, (size_t)s->P * sizeof *cnt);
   else memset(s->qcur, 0, (size_t)s->P * sizeof *s->qcur);
@@ -709,7 +712,12 @@ static void xchg_walk(syn_stream *s, int how, int *cnt, int *dis) {
       continue;
     }
     const uint64_t at = (uint64_t)dis[q] + s->qcur[q];
-    for (int c = 0; c < s->ncol; c++) {
+    uint64_t *tx = (uint64_t *)s->x[0].p + (r0 - s->w0);
+    for (uint64_t i = 0; i < r1 - r0; i++) {
+      if (how == WALK_MERGE) tx[i] = s->tfirst + g;
+      else s->bad_tgt |= tx[i] != s->tfirst + g;
+    }
+    for (int c = 1; c < s->ncol; c++) {
       char *xp = (char *)s->x[c].p + (r0 - s->w0) * s->x[c].esz;
       char *yp = (char *)s->y[c].p + at * s->y[c].esz;
       const size_t nb = (r1 - r0) * s->x[c].esz;
@@ -722,10 +730,10 @@ static void xchg_walk(syn_stream *s, int how, int *cnt, int *dis) {
     for (int q = 0, d = 0; q < s->P; q++) dis[q] = d, d += cnt[q];
 }
 
-/* Exchanged rounds: one Alltoallv per column. */
+/* Exchanged rounds: one Alltoallv per column but the target's. */
 static void xchg_cols(const syn_stream *s, int nc, const col *from, const int *sc,
                       const int *sd, const col *to, const int *rc, const int *rd) {
-  for (int c = 0; c < nc; c++)
+  for (int c = 1; c < nc; c++)
     MPI_Alltoallv(from[c].p, sc, sd, from[c].mt, to[c].p, rc, rd, to[c].mt, s->comm);
 }
 
@@ -1474,7 +1482,7 @@ static int read_store(ckio *k, ntw_engine *e, syn_store *st, hid_t gs) {
       for (uint64_t t = s.a; t < s.b; t++) {
         const uint64_t gid = e->gids[s.tlo + t], q0 = s.slot[t - s.a];
         for (uint64_t q = q0; q < q0 + s.cnt[t]; q++) {
-          bad |= (rt[q] != gid) | (rs[q] != s.src[q]) | (ro[q] != s.occ[q]);
+          bad |= (!s.xchg & (rt[q] != gid)) | (rs[q] != s.src[q]) | (ro[q] != s.occ[q]);
           st->w[s.idx[q]] = rw[q];
         }
       }
@@ -1489,6 +1497,7 @@ static int read_store(ckio *k, ntw_engine *e, syn_store *st, hid_t gs) {
     phase_add(k, "syn: select + H5Dread", tr);
     phase_add(k, "syn: checksums, exchange", tx);
     phase_add(k, "syn: match", tm);
+    bad |= s.bad_tgt;
     err = agree(k->comm, err);
     if (!err) {
       MPI_Allreduce(MPI_IN_PLACE, h, NC, MPI_UINT64_T, MPI_SUM, k->comm);

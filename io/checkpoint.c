@@ -1,12 +1,22 @@
 /* checkpoint.c - see checkpoint.h for the file layout.
  *
- * The file's layout is independent of the writer's decomposition: before
- * writing, every rank sends its records to the rank that owns them in a
- * *block* layout (contiguous gid ranges, or contiguous runs of the sorted
- * synapse list), which then writes one contiguous hyperslab. Restoring does
- * the reverse: each rank reads a contiguous slice and sends each record to
- * its owner under the new partition. So a checkpoint written on N ranks with
- * one partition restores on M ranks with another.
+ * The file's layout is independent of the writer's decomposition. Per-neuron
+ * arrays (state, ring, noise) and post-spike histories are small: every rank
+ * sends its records to the rank that owns them in a *block* layout
+ * (contiguous gid ranges), which writes one contiguous hyperslab; restoring
+ * does the reverse. Synapses are most of a checkpoint and are streamed in
+ * bounded rounds straight from the synapse stores (see syn_stream): no
+ * record array of the whole store, and on one rank or with the block
+ * partition no redistribution at all. So a checkpoint written on N ranks
+ * with one partition restores on M ranks with another.
+ *
+ * Integrity: every dataset carries a position-keyed checksum attribute,
+ * computed while streaming. It is kept instead of HDF5's chunked Fletcher32
+ * filter: parallel HDF5 (1.10) writes filtered datasets only collectively,
+ * redistributing whole chunks to owner ranks inside the library, while the
+ * checksum costs one pass over data already in cache and does not depend on
+ * how the rows are split. Contiguous datasets also let each rank write its
+ * rows in place.
  *
  * This file reads the engine's internals (engine_impl.h), as DESIGN.md
  * allows io to do for saving state; it is compiled into the engine library.
@@ -136,7 +146,41 @@ typedef struct {
   int rank, P;
   hid_t file;
   const char *path;
+  double t_phase; /* NTW_CKPT_PROFILE: start of the current phase, else < 0 */
+  int wb_fd;      /* write: rank 0's descriptor of the file to start writeback, or -1 */
 } ckio;
+
+/* Write: starts the device writing what is in the page cache so far, without
+ * waiting. The disk then works while the next rounds are computed, instead
+ * of all at the final fsync (the kernel's own writeback starts only at
+ * gigabytes of dirty pages or after 30 s). */
+static void writeback(ckio *k) {
+#ifdef SYNC_FILE_RANGE_WRITE
+  if (k->wb_fd >= 0) sync_file_range(k->wb_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#else
+  (void)k;
+#endif
+}
+
+/* NTW_CKPT_PROFILE=1: rank 0 prints the wall time of each phase to stderr
+ * (where a checkpoint's time goes; bench/checkpoint.sh reports the totals). */
+static void phase(ckio *k, const char *what) {
+  if (k->t_phase < 0) return;
+  double now = MPI_Wtime();
+  if (k->rank == 0 && what)
+    fprintf(stderr, "ckpt %-28s %8.3f s\n", what, now - k->t_phase);
+  k->t_phase = now;
+}
+
+/* Adds a phase measured in pieces (printed, not counted in the next one). */
+static void phase_add(ckio *k, const char *what, double secs) {
+  if (k->t_phase >= 0 && k->rank == 0) fprintf(stderr, "ckpt %-28s %8.3f s\n", what, secs);
+}
+
+static double phase_start(void) {
+  const char *p = getenv("NTW_CKPT_PROFILE");
+  return p && *p && strcmp(p, "0") ? MPI_Wtime() : -1.0;
+}
 
 /* Collective: create `name` under loc with dims [rows(, cols)], write this
  * rank's rows [first, first+nrows) from buf, whose consecutive elements lie
@@ -309,25 +353,11 @@ static hid_t group(hid_t loc, const char *name, bool create) {
 /* records                                                              */
 
 typedef struct {
-  uint64_t tgt, src;
-  uint32_t occ;
-  float w, delay_ms;
-  uint32_t pad_;
-} syn_rec;
-
-typedef struct {
   uint64_t gid;
   uint32_t idx, reads;
   int64_t t;
   double K;
 } post_rec;
-
-static int cmp_syn(const void *a, const void *b) {
-  const syn_rec *x = a, *y = b;
-  if (x->tgt != y->tgt) return x->tgt < y->tgt ? -1 : 1;
-  if (x->src != y->src) return x->src < y->src ? -1 : 1;
-  return (x->occ > y->occ) - (x->occ < y->occ);
-}
 
 static int cmp_post(const void *a, const void *b) {
   const post_rec *x = a, *y = b;
@@ -340,54 +370,380 @@ static int cmp_u64first(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Positions 0..n-1 ordered by key[i] in [0, range), stably: a counting
- * sort. Synapse records reach it already in (source, occurrence) order per
- * target, so this alone yields the (target, source, occurrence) order. */
-static uint64_t *order_by_key(const uint64_t *key, size_t n, uint64_t range) {
-  uint64_t *cnt = calloc(range + 1, sizeof *cnt), *ord = malloc((n + 1) * sizeof *ord);
-  if (!cnt || !ord) {
-    free(cnt), free(ord);
-    return NULL;
-  }
-  for (size_t i = 0; i < n; i++) cnt[key[i] + 1]++;
-  for (uint64_t r = 0; r < range; r++) cnt[r + 1] += cnt[r];
-  for (size_t i = 0; i < n; i++) ord[cnt[key[i]]++] = i;
-  free(cnt);
-  return ord;
+/* ------------------------------------------------------------------ */
+/* synapse streams                                                      */
+
+/* Records per round of a synapse stream: 7 MB of column buffers on write,
+ * 11 MB on restore, allocated once per projection and reused by every
+ * round (a fresh large buffer costs a page fault per page, which is
+ * expensive in VMs). NTW_CKPT_ROUND_RECORDS overrides it, so that tests run
+ * many rounds on a small network. */
+static uint64_t syn_round(void) {
+  const char *v = getenv("NTW_CKPT_ROUND_RECORDS");
+  uint64_t n = v ? strtoull(v, NULL, 10) : 0;
+  return n ? n : UINT64_C(1) << 18;
 }
 
-/* Stable counting sort of records by target, keyed by a dense index of
- * the target (gid - lo, or the local index under the partition). */
-static int sort_recs_by_target(syn_rec **recs, size_t n, const uint64_t *key,
-                               uint64_t range) {
-  uint64_t *ord = order_by_key(key, n, range);
-  syn_rec *out = malloc((n + 1) * sizeof *out);
-  if (!ord || !out) {
-    free(ord), free(out);
-    return NTW_ERR(NTW_ERR_NOMEM, "out of memory sorting synapses");
+/* Below this many records per contiguous run of its rows (on some rank),
+ * writing rows in place would be one small write per run: the rounds are
+ * exchanged between ranks instead. */
+#define SYN_MIN_RUN 4096
+
+typedef struct {
+  void *p;
+  size_t esz; /* 8 or 4 */
+  MPI_Datatype mt;
+} col;
+
+/* The synapses of one plastic store in file order, one round at a time.
+ *
+ * All synapses of a target live on the target's rank, so where each lies in
+ * the file is known without moving any: the synapses of the population's
+ * target g are rows [foff[g], foff[g+1]) of the (target, source,
+ * occurrence)-sorted list, foff being the prefix sum of the global
+ * in-degrees (one Allreduce). Each rank puts its CSR-by-source store into
+ * that order a round of consecutive local targets at a time, by a counting
+ * sort on the target (sources come in CSR order and a row's synapses in
+ * target order, so each target's synapses come out in (source, occurrence)
+ * order). There is no record array of the whole store.
+ *
+ * Direct rounds (one rank, the block partition: long runs of rows per rank):
+ * each rank writes or reads exactly its own rows, the runs of a round as one
+ * selection. Exchanged rounds (round_robin: every target a separate run):
+ * a round is a range of targets [g0, g1) of the population, the same on all
+ * ranks; its rows are split evenly over the ranks, each of which writes or
+ * reads one contiguous slice, and one Alltoallv per column moves records
+ * between the rank of their target and the rank of their slice. */
+typedef struct {
+  const ntw_engine *e;
+  const syn_store *st;
+  MPI_Comm comm;
+  int P, rank;
+  bool write, xchg;
+  uint64_t tlo, tn;   /* local index range of the target population */
+  uint64_t tfirst;    /* its first gid */
+  uint64_t size;      /* its size */
+  uint64_t *cnt;      /* in-degree of each local target [tn] */
+  uint64_t *foff;     /* first row of each target of the population [size + 1] */
+  uint64_t *cur;      /* per source: its first synapse not streamed yet [src_n] */
+  uint64_t *slot;     /* per target of the round: its first slot */
+  uint64_t total;     /* rows in the file: synapses of the projection */
+  uint64_t cap;       /* slots per round */
+  int rounds;         /* the same on every rank */
+  uint64_t a, b, n;   /* the round: local targets [a, b) (from tlo), n records */
+  uint64_t g0, g1;    /* exchanged: the round's targets of the population */
+  uint64_t w0, w1;    /* exchanged: this rank's slice of the file's rows */
+  /* the round's records in slot order; write: tgt, src, occ, w, dly;
+   * restore: src, occ and idx (the synapse's index in the store) */
+  uint64_t *tgt, *src, *idx;
+  uint32_t *occ;
+  float *w, *dly;
+  /* exchanged: the slice in row order (x) and by rank (y) */
+  col x[5], y[5];
+  int ncol;
+  int *sc, *sd, *rc, *rd; /* Alltoallv counts and displacements */
+  uint64_t *qcur;         /* per rank: records taken so far */
+  bool bad_tgt;           /* restore: a row of the slice has the wrong target */
+} syn_stream;
+
+static void stream_free(syn_stream *s) {
+  free(s->cnt), free(s->foff), free(s->cur), free(s->slot);
+  free(s->tgt), free(s->src), free(s->idx), free(s->occ), free(s->w), free(s->dly);
+  for (int c = 0; c < 5; c++) free(s->x[c].p), free(s->y[c].p);
+  free(s->sc), free(s->sd), free(s->rc), free(s->rd), free(s->qcur);
+  memset(s, 0, sizeof *s);
+}
+
+/* Direct rounds: local targets [a, b) of the round starting at a, as many
+ * as fit in cap slots, at least one. */
+static uint64_t round_end(const syn_stream *s, uint64_t a, uint64_t *n) {
+  uint64_t b = a, m = 0;
+  while (b < s->tn && (b == a || m + s->cnt[b] <= s->cap)) m += s->cnt[b++];
+  *n = m;
+  return b;
+}
+
+/* Exchanged rounds: the targets of the population [g0, end) of the round
+ * starting at g0, as many as fit in cap rows, at least one. */
+static uint64_t xround_end(const syn_stream *s, uint64_t g0) {
+  uint64_t g = g0 < s->size ? g0 + 1 : s->size;
+  while (g < s->size && s->foff[g + 1] - s->foff[g0] <= s->cap) g++;
+  return g;
+}
+
+/* Collective. In-degrees, file rows, the kind of rounds and the buffers of
+ * store st. */
+static int stream_init(ckio *k, const ntw_engine *e, const syn_store *st, bool write,
+                       syn_stream *s) {
+  memset(s, 0, sizeof *s);
+  const ntw_proj_cfg *pr = &e->cfg->projs[st->proj];
+  const ntw_pop_cfg *tp = &e->cfg->pops[pr->target];
+  const pop_block *tb = &e->blocks[pr->target];
+  s->e = e, s->st = st, s->write = write, s->comm = k->comm, s->P = k->P, s->rank = k->rank;
+  s->tlo = tb->lo, s->tn = tb->n, s->tfirst = tp->first_gid, s->size = tp->size;
+  s->cnt = calloc(s->tn + 1, sizeof *s->cnt);
+  s->foff = calloc(s->size + 1, sizeof *s->foff);
+  s->cur = malloc((st->src_n + 1) * sizeof *s->cur);
+  s->slot = malloc((s->tn + 1) * sizeof *s->slot);
+  int err = s->cnt && s->foff && s->cur && s->slot ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory");
+  if (!err && s->size > (uint64_t)INT32_MAX)
+    err = NTW_ERR(NTW_ERR_NOTSUP, "%s: checkpoints of populations over 2^31 neurons", k->path);
+  if (!err) {
+    for (uint64_t j = 0; j < st->nsyn; j++) s->cnt[st->tgt[j] - s->tlo]++;
+    for (uint64_t t = 0; t < s->tn; t++) s->foff[e->gids[s->tlo + t] - s->tfirst] = s->cnt[t];
+    for (uint64_t i = 0; i < st->src_n; i++) s->cur[i] = st->row[i];
   }
-  for (size_t i = 0; i < n; i++) out[i] = (*recs)[ord[i]];
-  free(ord);
-  free(*recs);
-  *recs = out;
+  err = agree(k->comm, err);
+  if (err) {
+    stream_free(s);
+    return err;
+  }
+  /* each target's in-degree is non-zero on its owner only */
+  MPI_Allreduce(MPI_IN_PLACE, s->foff, (int)s->size, MPI_UINT64_T, MPI_SUM, k->comm);
+  uint64_t run = 0, maxc = 0;
+  for (uint64_t g = 0; g < s->size; g++) {
+    const uint64_t c = s->foff[g];
+    s->foff[g] = run;
+    run += c;
+    if (c > maxc) maxc = c;
+  }
+  s->foff[s->size] = s->total = run;
+  s->cap = maxc > syn_round() ? maxc : syn_round();
+  /* runs of adjacent rows of this rank: one, or long ones, are written in
+   * place; otherwise every rank exchanges */
+  uint64_t runs = 0, end = UINT64_MAX;
+  for (uint64_t t = 0; t < s->tn; t++) {
+    if (!s->cnt[t]) continue;
+    const uint64_t p = s->foff[e->gids[s->tlo + t] - s->tfirst];
+    runs += p != end;
+    end = p + s->cnt[t];
+  }
+  int direct = runs <= 1 || st->nsyn / runs >= SYN_MIN_RUN, all;
+  MPI_Allreduce(&direct, &all, 1, MPI_INT, MPI_MIN, k->comm);
+  s->xchg = !all;
+  int r = 0;
+  if (s->xchg) {
+    for (uint64_t g = 0; g < s->size; r++) g = xround_end(s, g);
+    s->rounds = r;
+  } else {
+    for (uint64_t a = 0, m; a < s->tn; r++) a = round_end(s, a, &m);
+    MPI_Allreduce(&r, &s->rounds, 1, MPI_INT, MPI_MAX, k->comm);
+  }
+  const size_t c1 = s->cap + 1;
+  s->src = malloc(c1 * sizeof *s->src);
+  s->occ = malloc(c1 * sizeof *s->occ);
+  bool ok = s->src && s->occ;
+  if (write) {
+    s->tgt = malloc(c1 * sizeof *s->tgt);
+    s->w = malloc(c1 * sizeof *s->w);
+    s->dly = malloc(c1 * sizeof *s->dly);
+    ok = ok && s->tgt && s->w && s->dly;
+  } else {
+    s->idx = malloc(c1 * sizeof *s->idx);
+    ok = ok && s->idx;
+  }
+  if (s->xchg) {
+    /* target, source, occurrence, weight (, delay_ms) */
+    static const size_t esz[5] = {8, 8, 4, 4, 4};
+    const MPI_Datatype mt[5] = {MPI_UINT64_T, MPI_UINT64_T, MPI_UINT32_T, MPI_FLOAT, MPI_FLOAT};
+    s->ncol = write ? 5 : 4;
+    const size_t slice = s->cap / (uint64_t)s->P + 2;
+    for (int c = 0; c < s->ncol; c++) {
+      s->x[c] = (col){malloc(slice * esz[c]), esz[c], mt[c]};
+      s->y[c] = (col){malloc(slice * esz[c]), esz[c], mt[c]};
+      ok = ok && s->x[c].p && s->y[c].p;
+    }
+    const size_t P = (size_t)s->P;
+    s->sc = malloc(P * sizeof *s->sc), s->sd = malloc(P * sizeof *s->sd);
+    s->rc = malloc(P * sizeof *s->rc), s->rd = malloc(P * sizeof *s->rd);
+    s->qcur = malloc(P * sizeof *s->qcur);
+    ok = ok && s->sc && s->sd && s->rc && s->rd && s->qcur;
+  }
+  err = agree(k->comm, ok ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory for checkpoint buffers"));
+  if (err) stream_free(s);
+  return err;
+}
+
+/* The next round's records in slot order (none once the rank is done). */
+static void stream_next(syn_stream *s) {
+  const ntw_engine *e = s->e;
+  const syn_store *st = s->st;
+  const uint64_t a = s->b;
+  uint64_t b = a, n = 0;
+  if (s->xchg) {
+    s->g0 = s->g1;
+    s->g1 = xround_end(s, s->g0);
+    while (b < s->tn && e->gids[s->tlo + b] - s->tfirst < s->g1) n += s->cnt[b++];
+    uint64_t lo, hi;
+    const uint64_t R0 = s->foff[s->g0];
+    block_range(s->foff[s->g1] - R0, s->P, s->rank, &lo, &hi);
+    s->w0 = R0 + lo, s->w1 = R0 + hi;
+  } else {
+    b = round_end(s, a, &n);
+  }
+  s->a = a, s->b = b, s->n = n;
+  if (a == b) return;
+  uint64_t q = 0;
+  for (uint64_t t = a; t < b; t++) {
+    s->slot[t - a] = q;
+    q += s->cnt[t];
+  }
+  /* counting sort on the target: slot[t - a] is the next slot of target t */
+  const uint32_t lo = (uint32_t)(s->tlo + a), hi = (uint32_t)(s->tlo + b);
+  const uint32_t *restrict tgt = st->tgt;
+  uint64_t *restrict slot = s->slot, *restrict src = s->src;
+  uint32_t *restrict occ = s->occ;
+  for (uint64_t i = 0; i < st->src_n; i++) {
+    uint64_t j = s->cur[i];
+    const uint64_t end = st->row[i + 1];
+    if (j == end || tgt[j] >= hi) continue;
+    /* equal targets are adjacent in a row and never split by a round, so
+     * the occurrence restarts at 0 here */
+    uint32_t prev = UINT32_MAX, o = 0;
+    for (; j < end && tgt[j] < hi; j++) {
+      const uint32_t t = tgt[j];
+      o = t == prev ? o + 1 : 0;
+      prev = t;
+      const uint64_t p = slot[t - lo]++;
+      src[p] = st->src_first + i;
+      occ[p] = o;
+      if (s->write) {
+        s->w[p] = st->w[j];
+        s->dly[p] = (float)((st->d[j] & NTW_DELAY_MASK) * e->dt);
+      } else {
+        s->idx[p] = j;
+      }
+    }
+    s->cur[i] = j;
+  }
+  for (uint64_t t = a; t < b; t++) {
+    slot[t - a] -= s->cnt[t];
+    if (s->write && !s->xchg) /* exchanged: the slice's writer fills it */
+      for (uint64_t p = slot[t - a]; p < slot[t - a] + s->cnt[t]; p++)
+        s->tgt[p] = e->gids[s->tlo + t];
+  }
+}
+
+/* Direct rounds: the round's rows as a selection of fs (runs of adjacent
+ * targets merged), or none. */
+static int stream_select(const syn_stream *s, hid_t fs) {
+  if (H5Sselect_none(fs) < 0) return -1;
+  hsize_t start = 0, len = 0;
+  for (uint64_t t = s->a; t < s->b; t++) {
+    if (!s->cnt[t]) continue;
+    const hsize_t p = s->foff[s->e->gids[s->tlo + t] - s->tfirst];
+    if (len && p == start + len) {
+      len += s->cnt[t];
+      continue;
+    }
+    if (len && H5Sselect_hyperslab(fs, H5S_SELECT_OR, &start, NULL, &len, NULL) < 0) return -1;
+    start = p, len = s->cnt[t];
+  }
+  if (len && H5Sselect_hyperslab(fs, H5S_SELECT_OR, &start, NULL, &len, NULL) < 0) return -1;
   return 0;
 }
 
-/* The synapses of store st as records; occurrence = index among equal
- * (source, target) pairs, which are contiguous in a row (rows are filled in
- * target order). */
-static syn_rec *store_records(const ntw_engine *e, const syn_store *st) {
-  syn_rec *r = malloc((st->nsyn + 1) * sizeof *r);
-  if (!r) return NULL;
-  for (uint64_t i = 0; i < st->src_n; i++) {
-    uint32_t occ = 0;
-    for (uint64_t j = st->row[i]; j < st->row[i + 1]; j++) {
-      occ = (j > st->row[i] && st->tgt[j] == st->tgt[j - 1]) ? occ + 1 : 0;
-      r[j] = (syn_rec){e->gids[st->tgt[j]], st->src_first + i, occ, st->w[j],
-                       (float)((st->d[j] & NTW_DELAY_MASK) * e->dt), 0};
+/* Adds element i of columns c[0..nc) at file row pos to their checksums:
+ * the position-keyed hash of slice_hash, the position's hash computed once
+ * for all columns. */
+static inline void hash_row(const col *c, int nc, uint64_t pos, uint64_t i, uint64_t *h) {
+  const uint64_t hp = hmix(pos);
+  for (int k = 0; k < nc; k++) {
+    const uint64_t bits = c[k].esz == 8 ? ((const uint64_t *)c[k].p)[i]
+                                        : ((const uint32_t *)c[k].p)[i];
+    h[k] += hmix(hp ^ bits);
+  }
+}
+
+/* Direct rounds: checksums of the round's records in slot order. */
+static void stream_hash(const syn_stream *s, const col *c, int nc, uint64_t *h) {
+  for (uint64_t t = s->a; t < s->b; t++) {
+    const uint64_t p0 = s->foff[s->e->gids[s->tlo + t] - s->tfirst], q0 = s->slot[t - s->a];
+    for (uint64_t q = q0; q < q0 + s->cnt[t]; q++) hash_row(c, nc, p0 + (q - q0), q, h);
+  }
+}
+
+/* Exchanged rounds: how many of this rank's records of the round lie in
+ * each rank's slice (the slices follow the ranks, so they are consecutive
+ * runs of this rank's slots). */
+static void xchg_mine(const syn_stream *s, int *cnt, int *dis) {
+  const uint64_t R0 = s->foff[s->g0], R = s->foff[s->g1] - R0;
+  memset(cnt, 0, (size_t)s->P * sizeof *cnt);
+  for (uint64_t t = s->a; t < s->b; t++) {
+    uint64_t row = s->foff[s->e->gids[s->tlo + t] - s->tfirst];
+    const uint64_t end = row + s->cnt[t];
+    while (row < end) {
+      const int q = block_owner(R, s->P, row - R0);
+      uint64_t qlo, qhi;
+      block_range(R, s->P, q, &qlo, &qhi);
+      const uint64_t z = end < R0 + qhi ? end : R0 + qhi;
+      cnt[q] += (int)(z - row);
+      row = z;
     }
   }
-  return r;
+  for (int q = 0, d = 0; q < s->P; q++) dis[q] = d, d += cnt[q];
+}
+
+enum { WALK_COUNT, WALK_MERGE, WALK_PACK };
+
+/* Exchanged rounds: the pieces of this rank's slice [w0, w1), one per
+ * target, in row order; each belongs to the target's rank q. COUNT adds
+ * their sizes to cnt[q] (and sets dis); MERGE copies them from y (received
+ * by rank, at dis[q]) to x (row order); PACK the other way. The target
+ * column (0) is known here from the piece, so it never travels: MERGE
+ * fills it, PACK checks it. */
+static void xchg_walk(syn_stream *s, int how, int *cnt, int *dis) {
+  if (how == WALK_COUNT) memset(cnt, 0, (size_t)s->P * sizeof *cnt);
+  else memset(s->qcur, 0, (size_t)s->P * sizeof *s->qcur);
+  /* first target with rows at or after w0 */
+  uint64_t lo = s->g0, hi = s->g1;
+  while (lo < hi) {
+    const uint64_t m = lo + (hi - lo) / 2;
+    if (s->foff[m + 1] <= s->w0) lo = m + 1;
+    else hi = m;
+  }
+  for (uint64_t g = lo; g < s->g1 && s->foff[g] < s->w1; g++) {
+    const uint64_t r0 = s->foff[g] > s->w0 ? s->foff[g] : s->w0;
+    const uint64_t r1 = s->foff[g + 1] < s->w1 ? s->foff[g + 1] : s->w1;
+    if (r0 >= r1) continue;
+    const int q = ntw_part_owner(s->e->part, s->tfirst + g);
+    if (how == WALK_COUNT) {
+      cnt[q] += (int)(r1 - r0);
+      continue;
+    }
+    const uint64_t at = (uint64_t)dis[q] + s->qcur[q];
+    uint64_t *tx = (uint64_t *)s->x[0].p + (r0 - s->w0);
+    for (uint64_t i = 0; i < r1 - r0; i++) {
+      if (how == WALK_MERGE) tx[i] = s->tfirst + g;
+      else s->bad_tgt |= tx[i] != s->tfirst + g;
+    }
+    for (int c = 1; c < s->ncol; c++) {
+      char *xp = (char *)s->x[c].p + (r0 - s->w0) * s->x[c].esz;
+      char *yp = (char *)s->y[c].p + at * s->y[c].esz;
+      const size_t nb = (r1 - r0) * s->x[c].esz;
+      if (how == WALK_MERGE) memcpy(xp, yp, nb);
+      else memcpy(yp, xp, nb);
+    }
+    s->qcur[q] += r1 - r0;
+  }
+  if (how == WALK_COUNT)
+    for (int q = 0, d = 0; q < s->P; q++) dis[q] = d, d += cnt[q];
+}
+
+/* Exchanged rounds: one Alltoallv per column but the target's. */
+static void xchg_cols(const syn_stream *s, int nc, const col *from, const int *sc,
+                      const int *sd, const col *to, const int *rc, const int *rd) {
+  for (int c = 1; c < nc; c++)
+    MPI_Alltoallv(from[c].p, sc, sd, from[c].mt, to[c].p, rc, rd, to[c].mt, s->comm);
+}
+
+/* Independent transfers: every rank writes or reads whole runs of its own
+ * rows (measured: collective MPI-IO with two-phase aggregation was 3x
+ * slower on one node, and each rank already has contiguous slices). */
+static hid_t stream_xfer(void) {
+  hid_t x = H5Pcreate(H5P_DATASET_XFER);
+  H5Pset_dxpl_mpio(x, H5FD_MPIO_INDEPENDENT);
+  return x;
 }
 
 static int ring_width(const ntw_engine *e) {
@@ -530,43 +886,61 @@ static int noise_io(ckio *k, ntw_engine *e, bool write) {
   return err;
 }
 
-static int write_ring(ckio *k, ntw_engine *e) {
+/* Row i of the ring (local neuron i, W doubles: port-major, then the steps
+ * step .. step+R-1) from or into rows[i * W]. The ring is slot-major, so
+ * the loops run along it (rows are a few hundred bytes: strided rows cost
+ * less than a strided ring). */
+static void ring_rows(ntw_engine *e, double *rows, bool get) {
   const int W = ring_width(e);
   const int64_t R = e->ring_mask + 1;
+  const uint64_t nl = e->n_local;
+  for (int p = 0; p < e->nports; p++)
+    for (int64_t q = 0; q < R; q++) {
+      double *ring = e->ring + (size_t)p * e->ring_port + (size_t)((e->step + q) & e->ring_mask) * nl;
+      double *col = rows + p * R + q;
+      if (get)
+        for (uint64_t i = 0; i < nl; i++) col[i * (size_t)W] = ring[i];
+      else
+        for (uint64_t i = 0; i < nl; i++) ring[i] = col[i * (size_t)W];
+    }
+}
+
+static int write_ring(ckio *k, ntw_engine *e) {
+  const int W = ring_width(e);
   const size_t rs = 8 * (1 + (size_t)W);
   const uint64_t nl = e->n_local;
-  char *recs = malloc(nl * rs + 1);
-  int *dest = malloc((nl + 1) * sizeof *dest);
-  int err = recs && dest ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory");
-  for (uint64_t i = 0; !err && i < nl; i++) {
-    char *r = recs + i * rs;
-    memcpy(r, &e->gids[i], 8);
-    double *row = (double *)(r + 8);
-    for (int p = 0; p < e->nports; p++)
-      for (int64_t q = 0; q < R; q++)
-        row[p * R + q] = e->ring[(size_t)p * e->ring_port +
-                                 (size_t)((e->step + q) & e->ring_mask) * nl + i];
-    dest[i] = block_owner(e->n_global, k->P, e->gids[i]);
-  }
-  err = agree(k->comm, err);
-  void *in = NULL;
-  size_t nin = 0;
-  if (!err) err = exchange(k->comm, recs, nl, rs, dest, &in, &nin);
-  free(recs), free(dest);
-  if (!err) {
-    qsort(in, nin, rs, cmp_u64first);
-    double *rows = malloc((nin * (size_t)W + 1) * sizeof *rows);
-    err = agree(k->comm, rows ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
-    if (!err) {
-      for (size_t i = 0; i < nin; i++) memcpy(rows + i * W, (char *)in + i * rs + 8, 8 * (size_t)W);
-      uint64_t lo, hi;
-      block_range(e->n_global, k->P, k->rank, &lo, &hi);
-      err = write_ds(k, k->file, "ring", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8,
-                     e->n_global, (uint64_t)W, lo, hi - lo, rows);
+  uint64_t lo, hi;
+  block_range(e->n_global, k->P, k->rank, &lo, &hi);
+  double *rows = malloc(((nl > hi - lo ? nl : hi - lo) * (size_t)W + 1) * sizeof *rows);
+  int err = agree(k->comm, rows ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+  if (err) return err;
+  ring_rows(e, rows, true);
+  if (k->P > 1) { /* to the rank of the row in the block layout */
+    char *recs = malloc(nl * rs + 1);
+    int *dest = malloc((nl + 1) * sizeof *dest);
+    err = recs && dest ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory");
+    for (uint64_t i = 0; !err && i < nl; i++) {
+      memcpy(recs + i * rs, &e->gids[i], 8);
+      memcpy(recs + i * rs + 8, rows + i * W, 8 * (size_t)W);
+      dest[i] = block_owner(e->n_global, k->P, e->gids[i]);
     }
-    free(rows);
+    err = agree(k->comm, err);
+    void *in = NULL;
+    size_t nin = 0;
+    if (!err) err = exchange(k->comm, recs, nl, rs, dest, &in, &nin);
+    free(recs), free(dest);
+    /* each gid once: its row is gid - lo */
+    for (size_t i = 0; !err && i < nin; i++) {
+      uint64_t g;
+      memcpy(&g, (char *)in + i * rs, 8);
+      memcpy(rows + (g - lo) * W, (char *)in + i * rs + 8, 8 * (size_t)W);
+    }
+    free(in);
   }
-  free(in);
+  if (!err)
+    err = write_ds(k, k->file, "ring", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, e->n_global,
+                   (uint64_t)W, lo, hi - lo, rows);
+  free(rows);
   return err;
 }
 
@@ -594,49 +968,82 @@ static int write_store(ckio *k, ntw_engine *e, const syn_store *st, hid_t gs) {
   attr_write_str(g, "synapse_model", pr->syn_model);
   attr_write_str(g, "source_population", cfg->pops[pr->source].name);
   attr_write_str(g, "target_population", cfg->pops[pr->target].name);
-  syn_rec *recs = store_records(e, st);
-  int *dest = malloc((st->nsyn + 1) * sizeof *dest);
-  int err = recs && dest ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory");
-  for (uint64_t j = 0; !err && j < st->nsyn; j++)
-    dest[j] = block_owner(e->n_global, k->P, recs[j].tgt);
-  err = agree(k->comm, err);
-  void *in = NULL;
-  size_t nin = 0;
-  if (!err && k->P == 1) { /* already where the block layout wants them */
-    in = recs, nin = st->nsyn, recs = NULL;
-  } else if (!err) {
-    err = exchange(k->comm, recs, st->nsyn, sizeof *recs, dest, &in, &nin);
-  }
-  free(recs), free(dest);
-  syn_rec *r = in;
-  uint64_t *ord = NULL;
+  phase(k, NULL);
+  syn_stream s;
+  int err = stream_init(k, e, st, true, &s);
+  phase(k, "syn: in-degrees, offsets");
   if (!err) {
-    uint64_t lo, hi;
-    block_range(e->n_global, k->P, k->rank, &lo, &hi);
-    uint64_t *key = malloc((nin + 1) * sizeof *key);
-    err = key ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; !err && i < nin; i++) key[i] = r[i].tgt - lo;
-    /* the order of (target, source, occurrence), without moving records */
-    if (!err && !(ord = order_by_key(key, nin, hi - lo)))
-      err = NTW_ERR(NTW_ERR_NOMEM, "out of memory sorting synapses");
-    free(key);
+    enum { NC = 5 };
+    static const char *const cn[NC] = {"target", "source", "occurrence", "weight", "delay_ms"};
+    const hid_t mt[NC] = {H5T_NATIVE_UINT64, H5T_NATIVE_UINT64, H5T_NATIVE_UINT32,
+                          H5T_NATIVE_FLOAT, H5T_NATIVE_FLOAT};
+    const hid_t ft[NC] = {H5T_STD_U64LE, H5T_STD_U64LE, H5T_STD_U32LE, H5T_IEEE_F32LE,
+                          H5T_IEEE_F32LE};
+    /* the round's records in slot order */
+    const col rec[NC] = {{s.tgt, 8, MPI_UINT64_T}, {s.src, 8, MPI_UINT64_T},
+                         {s.occ, 4, MPI_UINT32_T}, {s.w, 4, MPI_FLOAT}, {s.dly, 4, MPI_FLOAT}};
+    hid_t ds[NC];
+    hsize_t dim = s.total;
+    hid_t fs = H5Screate_simple(1, &dim, NULL);
+    for (int c = 0; c < NC; c++) {
+      ds[c] = H5Dcreate2(g, cn[c], ft[c], fs, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      if (ds[c] < 0 && !err) err = NTW_ERR(NTW_ERR_HDF5, "%s: cannot create dataset /synapses/%s/%s", k->path, name, cn[c]);
+    }
+    err = agree(k->comm, err);
+    hid_t x = stream_xfer();
+    uint64_t h[NC] = {0};
+    double tf = 0, tx = 0, tw = 0, th = 0, t0;
+    /* every rank takes part in every round's exchange, even after an error
+     * (agreed on at the end) */
+    for (int r = 0; r < s.rounds; r++) {
+      t0 = MPI_Wtime();
+      stream_next(&s);
+      tf += MPI_Wtime() - t0, t0 = MPI_Wtime();
+      /* what this rank writes: its slots (direct) or its slice (exchanged) */
+      const col *out = rec;
+      hsize_t n = s.n;
+      if (s.xchg) {
+        xchg_mine(&s, s.sc, s.sd);
+        xchg_walk(&s, WALK_COUNT, s.rc, s.rd);
+        xchg_cols(&s, NC, rec, s.sc, s.sd, s.y, s.rc, s.rd);
+        xchg_walk(&s, WALK_MERGE, s.rc, s.rd);
+        out = s.x, n = s.w1 - s.w0;
+        hsize_t start = s.w0;
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL);
+      } else if (!err && stream_select(&s, fs) < 0) {
+        err = NTW_ERR(NTW_ERR_HDF5, "%s: /synapses/%s: cannot select rows", k->path, name);
+      }
+      tx += MPI_Wtime() - t0, t0 = MPI_Wtime();
+      hid_t ms = H5Screate_simple(1, &n, NULL);
+      for (int c = 0; !err && n && c < NC; c++)
+        if (H5Dwrite(ds[c], mt[c], ms, fs, x, out[c].p) < 0)
+          err = NTW_ERR(NTW_ERR_HDF5, "%s: cannot write /synapses/%s/%s", k->path, name, cn[c]);
+      H5Sclose(ms);
+      tw += MPI_Wtime() - t0, t0 = MPI_Wtime();
+      if (s.xchg)
+        for (uint64_t i = 0; i < n; i++) hash_row(out, NC, s.w0 + i, i, h);
+      else
+        stream_hash(&s, rec, NC, h);
+      th += MPI_Wtime() - t0;
+      writeback(k);
+    }
+    err = agree(k->comm, err);
+    H5Pclose(x);
+    H5Sclose(fs);
+    phase_add(k, s.xchg ? "syn: transpose (exchanged)" : "syn: transpose (direct)", tf);
+    phase_add(k, "syn: select / exchange", tx);
+    phase_add(k, "syn: H5Dwrite", tw);
+    phase_add(k, "syn: checksums", th);
+    if (!err) MPI_Allreduce(MPI_IN_PLACE, h, NC, MPI_UINT64_T, MPI_SUM, k->comm);
+    for (int c = 0; c < NC; c++) {
+      if (!err && ds[c] >= 0 && attr_write(ds[c], "checksum", H5T_NATIVE_UINT64, H5T_STD_U64LE, &h[c]) < 0)
+        err = NTW_ERR(NTW_ERR_HDF5, "%s: cannot write checksum of /synapses/%s/%s", k->path, name, cn[c]);
+      if (ds[c] >= 0) H5Dclose(ds[c]);
+    }
+    err = agree(k->comm, err);
   }
-  err = agree(k->comm, err);
-  if (!err) {
-    uint64_t mine = nin, first = 0, total = 0;
-    MPI_Exscan(&mine, &first, 1, MPI_UINT64_T, MPI_SUM, k->comm);
-    if (k->rank == 0) first = 0;
-    MPI_Allreduce(&mine, &total, 1, MPI_UINT64_T, MPI_SUM, k->comm);
-    void *scr = malloc((nin + 1) * 8);
-    err = agree(k->comm, scr ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
-    if (!err) WRITE_COL_ORD(k, g, "target", uint64_t, tgt, H5T_NATIVE_UINT64, H5T_STD_U64LE, r, nin, first, total, err, scr, ord);
-    if (!err) WRITE_COL_ORD(k, g, "source", uint64_t, src, H5T_NATIVE_UINT64, H5T_STD_U64LE, r, nin, first, total, err, scr, ord);
-    if (!err) WRITE_COL_ORD(k, g, "occurrence", uint32_t, occ, H5T_NATIVE_UINT32, H5T_STD_U32LE, r, nin, first, total, err, scr, ord);
-    if (!err) WRITE_COL_ORD(k, g, "weight", float, w, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, r, nin, first, total, err, scr, ord);
-    if (!err) WRITE_COL_ORD(k, g, "delay_ms", float, delay_ms, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, r, nin, first, total, err, scr, ord);
-    free(scr);
-  }
-  free(in), free(ord);
+  stream_free(&s);
+  phase(k, NULL);
   /* Per-source state: only ranks with synapses from a source keep it
    * current, and they agree; take it from them (MAX over sentinels). */
   if (!err && st->kind != NTW_SYN_STATIC) {
@@ -668,6 +1075,7 @@ static int write_store(ckio *k, ntw_engine *e, const syn_store *st, hid_t gs) {
     H5Gclose(gp);
   }
   H5Gclose(g);
+  phase(k, "syn: per-source state");
   return err;
 }
 
@@ -719,7 +1127,7 @@ static int write_post(ckio *k, ntw_engine *e, hid_t gpost) {
 }
 
 int ntw_checkpoint_write(ntw_engine *e, const char *path) {
-  ckio k = {.comm = ntw_comm_mpi(e->comm), .path = path};
+  ckio k = {.comm = ntw_comm_mpi(e->comm), .path = path, .t_phase = phase_start(), .wb_fd = -1};
   MPI_Comm_rank(k.comm, &k.rank);
   MPI_Comm_size(k.comm, &k.P);
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -728,6 +1136,7 @@ int ntw_checkpoint_write(ntw_engine *e, const char *path) {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fapl_mpio(fapl, k.comm, MPI_INFO_NULL);
   k.file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  k.wb_fd = k.rank == 0 && k.file >= 0 ? open(tmp, O_RDONLY) : -1;
   H5Pclose(fapl);
   int err = k.file < 0 ? NTW_ERR(NTW_ERR_IO, "%s: cannot create checkpoint", tmp) : 0;
   NTW_TRY(agree(k.comm, err));
@@ -761,9 +1170,12 @@ int ntw_checkpoint_write(ntw_engine *e, const char *path) {
     gn = group(k.file, "neurons", true);
     gs = group(k.file, "synapses", true);
     gp = group(k.file, "post", true);
+    phase(&k, "create, attributes, config");
     err = write_neurons(&k, e, gn);
+    phase(&k, "neurons");
   }
   if (!err) err = write_ring(&k, e);
+  phase(&k, "ring");
   /* Test-only fault injection: kill one rank in the middle of the N-th
    * checkpoint, to test that an interrupted write damages nothing. */
   static int ncalls;
@@ -771,12 +1183,16 @@ int ntw_checkpoint_write(ntw_engine *e, const char *path) {
   if (fault && ++ncalls == atoi(fault) && k.rank == (k.P > 1 ? 1 : 0)) raise(SIGKILL);
   for (size_t s = 1; !err && s < e->nstores; s++) err = write_store(&k, e, &e->stores[s], gs);
   if (!err) err = write_post(&k, e, gp);
+  phase(&k, "post");
   if (!err) err = noise_io(&k, e, true);
+  phase(&k, "noise");
   if (gn >= 0) H5Gclose(gn);
   if (gs >= 0) H5Gclose(gs);
   if (gp >= 0) H5Gclose(gp);
   if (H5Fclose(k.file) < 0 && !err) err = NTW_ERR(NTW_ERR_IO, "%s: cannot close", tmp);
+  if (k.wb_fd >= 0) close(k.wb_fd);
   err = agree(k.comm, err);
+  phase(&k, "close");
   if (k.rank == 0) {
     /* flushed to the device before it takes the final name */
     int fd = err ? -1 : open(tmp, O_RDONLY);
@@ -789,6 +1205,7 @@ int ntw_checkpoint_write(ntw_engine *e, const char *path) {
     if (err) remove(tmp);
   }
   MPI_Bcast(&err, 1, MPI_INT, 0, k.comm);
+  phase(&k, "fsync, rename");
   if (err && k.rank != 0 && ntw_error_code() == 0)
     NTW_ERR(err, "%s: cannot write checkpoint", path);
   return err;
@@ -830,7 +1247,7 @@ static int open_file(ckio *k, const char *path) {
 
 int ntw_checkpoint_info(const char *path, ntw_ckpt_info *info) {
   memset(info, 0, sizeof *info);
-  ckio k = {.comm = MPI_COMM_WORLD};
+  ckio k = {.comm = MPI_COMM_WORLD, .t_phase = -1};
   NTW_TRY(open_file(&k, path));
   int32_t P = 0;
   int a = 0;
@@ -931,41 +1348,41 @@ static int read_neurons(ckio *k, ntw_engine *e) {
 
 static int read_ring(ckio *k, ntw_engine *e) {
   const int W = ring_width(e);
-  const int64_t R = e->ring_mask + 1;
-  uint64_t rows, cols;
-  NTW_TRY(ds_dims(k, k->file, "ring", &rows, &cols));
-  NTW_TRY(agree(k->comm, rows != e->n_global || cols != (uint64_t)W
-                             ? NTW_ERR(NTW_ERR_FORMAT, "%s: /ring: shape %" PRIu64 " x %" PRIu64 " does not match the network (%" PRIu64 " x %d; config changed?)", k->path, rows, cols, e->n_global, W)
+  uint64_t rows_n, cols;
+  NTW_TRY(ds_dims(k, k->file, "ring", &rows_n, &cols));
+  NTW_TRY(agree(k->comm, rows_n != e->n_global || cols != (uint64_t)W
+                             ? NTW_ERR(NTW_ERR_FORMAT, "%s: /ring: shape %" PRIu64 " x %" PRIu64 " does not match the network (%" PRIu64 " x %d; config changed?)", k->path, rows_n, cols, e->n_global, W)
                              : 0));
   uint64_t lo, hi;
   block_range(e->n_global, k->P, k->rank, &lo, &hi);
   const size_t rs = 8 * (1 + (size_t)W), nr = hi - lo;
-  double *buf = malloc((nr * (size_t)W + 1) * sizeof *buf);
-  char *recs = malloc(nr * rs + 1);
-  int err = agree(k->comm, buf && recs ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+  const uint64_t nl = e->n_local;
+  double *buf = malloc(((nr > nl ? nr : nl) * (size_t)W + 1) * sizeof *buf);
+  int err = agree(k->comm, buf ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
   if (!err) err = read_ds(k, k->file, "ring", H5T_NATIVE_DOUBLE, 8, (uint64_t)W, lo, nr, buf);
-  for (size_t i = 0; !err && i < nr; i++) {
-    uint64_t g = lo + i;
-    memcpy(recs + i * rs, &g, 8);
-    memcpy(recs + i * rs + 8, buf + i * W, 8 * (size_t)W);
-  }
-  free(buf);
-  void *in = NULL;
-  size_t nin = 0;
-  if (!err) err = to_owners(k, e, recs, nr, rs, &in, &nin);
-  free(recs);
-  if (!err) {
-    qsort(in, nin, rs, cmp_u64first);
-    const uint64_t nl = e->n_local;
-    for (size_t i = 0; i < nin && i < nl; i++) {
-      const double *row = (const double *)((char *)in + i * rs + 8);
-      for (int p = 0; p < e->nports; p++)
-        for (int64_t q = 0; q < R; q++)
-          e->ring[(size_t)p * e->ring_port + (size_t)((e->step + q) & e->ring_mask) * nl + i] =
-              row[p * R + q];
+  if (!err && k->P > 1) { /* to the rank of each row under the new partition */
+    char *recs = malloc(nr * rs + 1);
+    err = agree(k->comm, recs ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+    for (size_t i = 0; !err && i < nr; i++) {
+      uint64_t g = lo + i;
+      memcpy(recs + i * rs, &g, 8);
+      memcpy(recs + i * rs + 8, buf + i * W, 8 * (size_t)W);
     }
+    void *in = NULL;
+    size_t nin = 0;
+    if (!err) err = to_owners(k, e, recs, nr, rs, &in, &nin);
+    free(recs);
+    /* each local gid once: its row is its local index */
+    for (size_t i = 0; !err && i < nin; i++) {
+      uint64_t g;
+      memcpy(&g, (char *)in + i * rs, 8);
+      const uint64_t li = ntw_part_local_lower(e->part, e->rank, g);
+      memcpy(buf + li * W, (char *)in + i * rs + 8, 8 * (size_t)W);
+    }
+    free(in);
   }
-  free(in);
+  if (!err) ring_rows(e, buf, false);
+  free(buf);
   return err;
 }
 
@@ -984,49 +1401,117 @@ static int read_store(ckio *k, ntw_engine *e, syn_store *st, hid_t gs) {
   snprintf(name, sizeof name, "%d", st->proj);
   hid_t g = group(gs, name, false);
   NTW_TRY(agree(k->comm, g < 0 ? NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s missing (config changed?)", k->path, name) : 0));
-  uint64_t total, cols;
-  int err = ds_dims(k, g, "target", &total, &cols);
-  uint64_t lo = 0, hi = 0;
-  block_range(total, k->P, k->rank, &lo, &hi);
-  const size_t nr = hi - lo;
-  syn_rec *r = calloc(nr + 1, sizeof *r);
-  if (!err) err = agree(k->comm, r ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
-  if (!err) READ_COL(k, g, "target", uint64_t, tgt, H5T_NATIVE_UINT64, r, nr, lo, err);
-  if (!err) READ_COL(k, g, "source", uint64_t, src, H5T_NATIVE_UINT64, r, nr, lo, err);
-  if (!err) READ_COL(k, g, "occurrence", uint32_t, occ, H5T_NATIVE_UINT32, r, nr, lo, err);
-  if (!err) READ_COL(k, g, "weight", float, w, H5T_NATIVE_FLOAT, r, nr, lo, err);
-  void *in = NULL;
-  size_t nin = 0;
-  if (!err) err = to_owners(k, e, r, nr, sizeof *r, &in, &nin);
-  free(r);
+  phase(k, NULL);
+  syn_stream s;
+  int err = stream_init(k, e, st, false, &s);
+  phase(k, "syn: in-degrees, offsets");
   if (!err) {
-    /* Match every local synapse with its record by (target, source,
-     * occurrence): both lists put in that order by counting sorts on the
-     * local target index, then compared one by one. */
-    syn_rec *got = in;
-    syn_rec *mine = store_records(e, st);
-    uint64_t *key = malloc((st->nsyn > nin ? st->nsyn : nin) * sizeof *key + 8);
-    int bad = !mine || !key || nin != st->nsyn;
-    for (size_t i = 0; !bad && i < nin; i++)
-      key[i] = ntw_part_local_lower(e->part, e->rank, got[i].tgt);
-    if (!bad && sort_recs_by_target(&got, nin, key, e->n_local) != 0) bad = 1;
-    in = got;
-    uint64_t *ord = NULL;
-    if (!bad) {
-      for (uint64_t j = 0; j < st->nsyn; j++) key[j] = st->tgt[j];
-      ord = order_by_key(key, st->nsyn, e->n_local);
-      bad = !ord;
+    /* delay_ms is not read: the config rebuilds it exactly */
+    enum { NC = 4 };
+    static const char *const cn[NC] = {"target", "source", "occurrence", "weight"};
+    const hid_t mt[NC] = {H5T_NATIVE_UINT64, H5T_NATIVE_UINT64, H5T_NATIVE_UINT32,
+                          H5T_NATIVE_FLOAT};
+    const size_t c1 = s.cap + 1;
+    uint64_t *rt = malloc(c1 * 8), *rs = malloc(c1 * 8);
+    uint32_t *ro = malloc(c1 * 4);
+    float *rw = malloc(c1 * 4);
+    /* the file's records of this rank's synapses, in slot order */
+    const col got[NC] = {{rt, 8, MPI_UINT64_T}, {rs, 8, MPI_UINT64_T}, {ro, 4, MPI_UINT32_T},
+                         {rw, 4, MPI_FLOAT}};
+    hid_t ds[NC];
+    uint64_t want[NC] = {0}, h[NC] = {0};
+    if (!rt || !rs || !ro || !rw) err = NTW_ERR(NTW_ERR_NOMEM, "out of memory for checkpoint buffers");
+    for (int c = 0; c < NC; c++) {
+      ds[c] = H5Dopen2(g, cn[c], H5P_DEFAULT);
+      hsize_t d = 0;
+      hid_t sp = ds[c] >= 0 ? H5Dget_space(ds[c]) : -1;
+      int nd = sp >= 0 ? H5Sget_simple_extent_dims(sp, &d, NULL) : -1;
+      if (sp >= 0) H5Sclose(sp);
+      hid_t at = ds[c] >= 0 ? H5Aopen(ds[c], "checksum", H5P_DEFAULT) : -1;
+      int ok = at >= 0 && H5Aread(at, H5T_NATIVE_UINT64, &want[c]) >= 0;
+      if (at >= 0) H5Aclose(at);
+      if (err) continue;
+      if (ds[c] < 0)
+        err = NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s/%s: missing", k->path, name, cn[c]);
+      else if (nd != 1 || d != s.total)
+        err = NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s/%s: %llu synapses, the network has %" PRIu64 " (config or seed changed?)", k->path, name, cn[c], (unsigned long long)d, s.total);
+      else if (!ok)
+        err = NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s/%s: no checksum", k->path, name, cn[c]);
     }
-    for (uint64_t q = 0; !bad && q < st->nsyn; q++) {
-      const uint64_t j = ord[q];
-      if (cmp_syn(&mine[j], &got[q]) != 0) bad = 2;
-      else st->w[j] = got[q].w;
+    err = agree(k->comm, err);
+    hid_t x = stream_xfer();
+    hsize_t dim = s.total;
+    hid_t fs = H5Screate_simple(1, &dim, NULL);
+    int bad = 0;
+    double tf = 0, tr = 0, tx = 0, tm = 0, t0;
+    /* every rank takes part in every round's exchange, even after an error
+     * (agreed on at the end) */
+    const bool ok0 = !err;
+    for (int r = 0; ok0 && r < s.rounds; r++) {
+      t0 = MPI_Wtime();
+      stream_next(&s);
+      tf += MPI_Wtime() - t0, t0 = MPI_Wtime();
+      /* what this rank reads: its slots (direct) or its slice (exchanged) */
+      const col *in = got;
+      hsize_t n = s.n;
+      if (s.xchg) {
+        in = s.x, n = s.w1 - s.w0;
+        hsize_t start = s.w0;
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL);
+      } else if (!err && stream_select(&s, fs) < 0) {
+        err = NTW_ERR(NTW_ERR_HDF5, "%s: /synapses/%s: cannot select rows", k->path, name);
+      }
+      hid_t ms = H5Screate_simple(1, &n, NULL);
+      for (int c = 0; !err && n && c < NC; c++)
+        if (H5Dread(ds[c], mt[c], ms, fs, x, in[c].p) < 0)
+          err = NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s/%s: cannot read (truncated file?)", k->path, name, cn[c]);
+      H5Sclose(ms);
+      tr += MPI_Wtime() - t0, t0 = MPI_Wtime();
+      if (s.xchg) {
+        for (uint64_t i = 0; i < n; i++) hash_row(in, NC, s.w0 + i, i, h);
+        xchg_walk(&s, WALK_COUNT, s.sc, s.sd);
+        xchg_walk(&s, WALK_PACK, s.sc, s.sd);
+        xchg_mine(&s, s.rc, s.rd);
+        xchg_cols(&s, NC, s.y, s.sc, s.sd, got, s.rc, s.rd);
+      } else {
+        stream_hash(&s, got, NC, h);
+      }
+      tx += MPI_Wtime() - t0, t0 = MPI_Wtime();
+      /* every local synapse meets its record: same (target, source,
+       * occurrence) in the same slot */
+      for (uint64_t t = s.a; t < s.b; t++) {
+        const uint64_t gid = e->gids[s.tlo + t], q0 = s.slot[t - s.a];
+        for (uint64_t q = q0; q < q0 + s.cnt[t]; q++) {
+          bad |= (!s.xchg & (rt[q] != gid)) | (rs[q] != s.src[q]) | (ro[q] != s.occ[q]);
+          st->w[s.idx[q]] = rw[q];
+        }
+      }
+      tm += MPI_Wtime() - t0;
     }
-    free(ord), free(key), free(mine);
-    err = bad ? NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s: the synapses do not match the network (config or seed changed?)", k->path, name) : 0;
+    H5Pclose(x);
+    H5Sclose(fs);
+    for (int c = 0; c < NC; c++)
+      if (ds[c] >= 0) H5Dclose(ds[c]);
+    free(rt), free(rs), free(ro), free(rw);
+    phase_add(k, s.xchg ? "syn: transpose (exchanged)" : "syn: transpose (direct)", tf);
+    phase_add(k, "syn: select + H5Dread", tr);
+    phase_add(k, "syn: checksums, exchange", tx);
+    phase_add(k, "syn: match", tm);
+    bad |= s.bad_tgt;
+    err = agree(k->comm, err);
+    if (!err) {
+      MPI_Allreduce(MPI_IN_PLACE, h, NC, MPI_UINT64_T, MPI_SUM, k->comm);
+      MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, k->comm);
+      /* a damaged file is reported as such before any mismatch it causes */
+      for (int c = 0; !err && c < NC; c++)
+        if (h[c] != want[c])
+          err = NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s/%s: checksum mismatch (file corrupted)", k->path, name, cn[c]);
+      if (!err && bad)
+        err = NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses/%s: the synapses do not match the network (config or seed changed?)", k->path, name);
+    }
   }
-  free(in);
-  err = agree(k->comm, err);
+  stream_free(&s);
+  phase(k, NULL);
   if (!err && st->kind != NTW_SYN_STATIC) {
     hid_t gp = group(g, "pre", false);
     const uint64_t n = st->src_n;
@@ -1122,7 +1607,7 @@ static int read_post(ckio *k, ntw_engine *e) {
 }
 
 int ntw_checkpoint_restore(ntw_engine *e, const char *path) {
-  ckio k = {.comm = ntw_comm_mpi(e->comm)};
+  ckio k = {.comm = ntw_comm_mpi(e->comm), .t_phase = phase_start()};
   NTW_TRY(open_file(&k, path));
   int64_t step = 0;
   uint64_t n = 0;
@@ -1138,19 +1623,26 @@ int ntw_checkpoint_restore(ntw_engine *e, const char *path) {
   else if (R != e->ring_mask + 1 || np != e->nports)
     err = NTW_ERR(NTW_ERR_FORMAT, "%s: ring_slots: the delays of the network changed (checkpoint %d x %d, network %lld x %d)", path, R, np, (long long)(e->ring_mask + 1), e->nports);
   err = agree(k.comm, err);
+  phase(&k, "open, attributes");
   if (!err) {
     e->step = step;
     err = read_neurons(&k, e);
   }
+  phase(&k, "neurons");
   if (!err) err = read_ring(&k, e);
+  phase(&k, "ring");
   if (!err) {
     hid_t gs = group(k.file, "synapses", false);
     err = agree(k.comm, gs < 0 ? NTW_ERR(NTW_ERR_FORMAT, "%s: /synapses missing", path) : 0);
     for (size_t s = 1; !err && s < e->nstores; s++) err = read_store(&k, e, &e->stores[s], gs);
     if (gs >= 0) H5Gclose(gs);
   }
+  phase(&k, "synapses");
   if (!err) err = read_post(&k, e);
+  phase(&k, "post");
   if (!err) err = noise_io(&k, e, false);
   H5Fclose(k.file);
-  return agree(k.comm, err);
+  err = agree(k.comm, err);
+  phase(&k, "noise, close");
+  return err;
 }

@@ -29,8 +29,18 @@
  * exactly. Random numbers are counter-based (keyed by gid and step), so the
  * step is all a generator needs to continue.
  * Every dataset carries an attribute `checksum` (a position-keyed 64-bit
- * hash of its contents) verified on restore. The file is written as
- * "<path>.tmp" and renamed only when complete and closed.
+ * hash of its contents: the sum over elements i of
+ * mix(mix(i) ^ bits(element i)), so any split of the rows sums to it)
+ * verified on restore; datasets are contiguous, not chunked with Fletcher32
+ * (see checkpoint.c). The file is written as "<path>.tmp" and renamed only
+ * when complete, closed and fsync'ed.
+ *
+ * Writing and restoring need memory of their own beyond the network: about
+ * 8 bytes per neuron of a plastic projection's target population, per
+ * source neuron and per local target, plus fixed rounds of synapse records
+ * (~7 MB on write, ~11 MB on restore, twice that with more than one rank
+ * and the round_robin partition), plus the per-neuron arrays (the ring:
+ * 8 bytes x ring_ports x ring_slots per local neuron).
  */
 #ifndef NTW_IO_CHECKPOINT_H
 #define NTW_IO_CHECKPOINT_H

@@ -28,11 +28,15 @@ run() { # run NP ARGS... (stderr to $work/last.err)
     >"$work/last.out" 2>"$work/last.err"
 }
 
-# 1. N -> M matrix
-for case in "2 round_robin 1 block" "1 block 3 round_robin" "3 graph 4 block" "4 block 2 round_robin" \
-    "2 round_robin 3 graph"; do
+# 1. N -> M matrix. Cases with a fifth field stream the synapses in rounds
+# of that many records (thousands by default), so that round boundaries,
+# exchanged (round_robin) and direct (block) rounds are all exercised on
+# this small network; the files must not depend on it.
+for case in "2 round_robin 1 block" "1 block 3 round_robin" "3 graph 4 block" \
+    "3 round_robin 4 block 300" "4 block 2 round_robin 300" "2 round_robin 3 graph"; do
   set -- $case
   n=$1 pn=$2 m=$3 pm=$4 d="n$n-$pn-m$m-$pm"
+  if [ -n "${5:-}" ]; then export NTW_CKPT_ROUND_RECORDS=$5; else unset NTW_CKPT_ROUND_RECORDS; fi
   run "$n" run "$cfg" --out "$d/full" --partition "$pn" --checkpoint-final --quiet --bind none ||
     { fail "$d: uninterrupted run: $(tail -1 last.err)"; continue; }
   run "$n" run "$cfg" --out "$d/a" --partition "$pn" --t-stop 100 --checkpoint-final --quiet --bind none ||
@@ -47,6 +51,7 @@ for case in "2 round_robin 1 block" "1 block 3 round_robin" "3 graph 4 block" "4
     fail "$d: restored run differs"; cat "$d.cmp"
   fi
 done
+unset NTW_CKPT_ROUND_RECORDS
 
 # 2. SIGUSR1: stop at the next window boundary with a checkpoint, then resume
 long=sig
@@ -104,6 +109,12 @@ cp "$good" corrupt.h5
 # flip bytes inside the ring dataset (the largest array)
 off=$($py -c "import h5py; f=h5py.File('corrupt.h5','r'); print(f['ring'].id.get_offset() + 4096)")
 printf '\xde\xad\xbe\xef\xde\xad\xbe\xef' | dd of=corrupt.h5 bs=1 seek="$off" conv=notrunc status=none
+# and inside the weights of the first plastic projection (read in rounds)
+cp "$good" corrupt-syn.h5
+off=$($py -c "
+import h5py; f=h5py.File('corrupt-syn.h5','r'); p=sorted(f['synapses'])[0]
+print(f['synapses'][p]['weight'].id.get_offset() + 4000)")
+printf '\x01\x02\x03\x04' | dd of=corrupt-syn.h5 bs=1 seek="$off" conv=notrunc status=none
 cp "$good" version.h5 && $py -c "import h5py; f=h5py.File('version.h5','r+'); f.attrs['format_version']=99"
 $py -c "
 import json; c=json.load(open('$cfg')); c['populations'][0]['size']=401; json.dump(c, open('bigger.json','w'))"
@@ -123,6 +134,8 @@ check_bad() { # name expected-substring ARGS...
 }
 check_bad truncated "trunc.h5" run --restore trunc.h5 --t-stop 200
 check_bad corrupted "corrupt.h5: ring: checksum mismatch" run --restore corrupt.h5 --t-stop 200
+check_bad corrupted-synapses "corrupt-syn.h5: /synapses/[0-9]*/weight: checksum mismatch" \
+  run --restore corrupt-syn.h5 --t-stop 200
 check_bad version "version.h5: format_version: 99" run --restore version.h5 --t-stop 200
 check_bad foreign "not an ntwin checkpoint" run --restore n2-round_robin-m1-block/a/spikes.h5 --t-stop 200
 check_bad missing "nothere.h5: cannot open checkpoint" run --restore nothere.h5 --t-stop 200

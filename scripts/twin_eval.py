@@ -144,7 +144,9 @@ def truth_eval(f, truth, res):
     if "changes/t_s" in g:
         ts = g["changes/t_s"][:]
         kinds = g["changes/kind"][:] if "changes/kind" in g else [b"?"] * len(ts)
-        changes = [(float(t), k.decode() if isinstance(k, bytes) else str(k)) for t, k in zip(ts, kinds)]
+        # a change scheduled after the culture stopped was never applied (NaN)
+        changes = [(float(t), k.decode() if isinstance(k, bytes) else str(k))
+                   for t, k in zip(ts, kinds) if np.isfinite(t)]
     ft = f["fidelity/t_ms"][:] * 1e-3
     fg = f["fidelity/gamma"][:]
     out = []

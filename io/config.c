@@ -86,7 +86,7 @@ static const char *const tstim_keys[] = {"policy", "electrodes", "amplitude",
                                          "pulse_interval_ms"};
 static const char *const sim_keys[] = {"dt",        "t_stop", "seed",
                                        "partition", "bind",   "comm",
-                                       "overlap"};
+                                       "overlap",   "coupling_rank"};
 static const char *const pop_keys[] = {"name", "model", "size", "params"};
 static const char *const proj_keys[] = {
     "source", "target", "rule",           "indegree",       "p",  "N",
@@ -421,6 +421,16 @@ static int parse_sim(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
   sim->overlap = false;
   if ((v = json_object_get(s, "overlap")) != NULL)
     NTW_TRY(bool_value(c, v, "simulation.overlap", &sim->overlap));
+  /* "auto" is a string and the forced settings are booleans, so a typo in
+   * either ("Auto", "on") is an error rather than a silent default. */
+  sim->coupling_rank = NTW_COUPLING_AUTO;
+  if ((v = json_object_get(s, "coupling_rank")) != NULL) {
+    if (json_is_boolean(v))
+      sim->coupling_rank = json_is_true(v) ? NTW_COUPLING_ON : NTW_COUPLING_OFF;
+    else if (!json_is_string(v) || strcmp(json_string_value(v), "auto") != 0)
+      return CFG_FAIL(c, "simulation.coupling_rank",
+                      "must be \"auto\", true or false (got %s)", jshow(v).s);
+  }
   return 0;
 }
 
@@ -1334,6 +1344,18 @@ const ntw_param *ntw_config_param(const ntw_pop_cfg *pop, const char *name) {
   for (size_t i = 0; i < pop->nparams; i++)
     if (strcmp(pop->params[i].name, name) == 0) return &pop->params[i];
   return NULL;
+}
+
+bool ntw_config_coupling_rank(const ntw_config *cfg, int nranks) {
+  switch (cfg->sim.coupling_rank) {
+  case NTW_COUPLING_ON: return true;
+  case NTW_COUPLING_OFF: return false;
+  case NTW_COUPLING_AUTO: break;
+  }
+  /* Paced: a link source always is, a file source when source.pace says
+   * so. With 2 ranks a dedicated rank 0 would halve the compute ranks to
+   * one, which costs more than the coupling's waits save. */
+  return cfg->twin.enabled && cfg->twin.pace && nranks >= 3;
 }
 
 int ntw_config_override(ntw_config *cfg, const double *t_stop,

@@ -14,7 +14,8 @@
  *   "simulation": { "dt": 0.1, "t_stop": 1000.0, "seed": 12345,
  *                   "partition": "round_robin"|"block"|"graph",
  *                   "bind": "core"|"numa"|"none", "comm": "mpi"|"ofi",
- *                   "overlap": false|true },
+ *                   "overlap": false|true,
+ *                   "coupling_rank": "auto"|true|false },
  *   "populations": [ { "name": "E", "model": "iaf_psc_delta", "size": 8000,
  *                      "params": { "tau_m": 20.0, "V_m": VALUE, ... } } ],
  *   "projections": [ { "source": "E", "target": "I",
@@ -222,6 +223,14 @@ typedef struct {
   uint32_t stim_duration_us, stim_pulses;
 } ntw_twin_cfg;
 
+/* simulation.coupling_rank: whether rank 0 is the twin's dedicated coupling
+ * rank (owns no neuron). */
+typedef enum {
+  NTW_COUPLING_AUTO = 0, /* on for a paced twin on >= 3 ranks (below) */
+  NTW_COUPLING_OFF,
+  NTW_COUPLING_ON /* also without a twin: rank 0 then just idles */
+} ntw_coupling_mode;
+
 typedef struct {
   double dt;     /* ms, > 0 */
   double t_stop; /* ms, >= 0 */
@@ -230,6 +239,7 @@ typedef struct {
   char bind[NTW_NAME_MAX];      /* "core" (default) | "numa" | "none" */
   char comm[NTW_NAME_MAX];      /* "mpi" (default) or "ofi" (libfabric) */
   bool overlap; /* exchange spikes while computing (engine.h), default off */
+  ntw_coupling_mode coupling_rank; /* default auto */
 } ntw_sim_cfg;
 
 typedef struct ntw_config {
@@ -267,6 +277,13 @@ int ntw_config_pop_index(const ntw_config *cfg, const char *name);
 
 /* Lookup of a population parameter by name; NULL if absent. */
 const ntw_param *ntw_config_param(const ntw_pop_cfg *pop, const char *name);
+
+/* Whether a run of cfg on nranks ranks reserves rank 0 for the coupling
+ * (DESIGN.md "Bio link"): on/off as configured; auto is on when the config
+ * has a paced twin (a link source, or a file with source.pace true) and
+ * nranks >= 3, off otherwise (offline runs, unpaced replay, 1-2 ranks). It
+ * does not check that nranks >= 2 for "on": the partition refuses that. */
+bool ntw_config_coupling_rank(const ntw_config *cfg, int nranks);
 
 /* Apply command-line overrides after parsing (NULL = keep). Nothing is
  * changed unless all of them are valid.

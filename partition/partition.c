@@ -91,13 +91,20 @@ static const char *const strategy_names[NREG + 1] = {"round_robin", "block",
 const char *const *ntw_part_strategies(void) { return strategy_names; }
 
 static int part_create(const char *strategy, uint64_t n,
-                       const ntw_part_net *net, int nranks, ntw_part **out) {
+                       const ntw_part_net *net, int nranks, bool reserve0,
+                       ntw_part **out) {
   NTW_CHECK(out != NULL, NTW_ERR_ARG, "ntw_part_create: out is NULL");
   *out = NULL;
   NTW_CHECK(strategy != NULL, NTW_ERR_ARG,
             "partition strategy is missing (known: " KNOWN ")");
   NTW_CHECK(nranks >= 1, NTW_ERR_ARG,
             "partition: number of ranks must be >= 1 (got %d)", nranks);
+  /* A reserved rank 0 with no other rank would leave the network without
+   * an owner: refused rather than silently ignored, so a run never reports
+   * a coupling rank it does not have. */
+  NTW_CHECK(!reserve0 || nranks >= 2, NTW_ERR_ARG,
+            "partition: reserving rank 0 for the coupling needs at least 2 "
+            "ranks (got %d)", nranks);
   /* n is unsigned, so n >= 0 holds by type. */
 
   size_t k = 0;
@@ -113,7 +120,8 @@ static int part_create(const char *strategy, uint64_t n,
   p->ops = registry[k].ops;
   p->name = registry[k].name;
   p->n = n;
-  p->nranks = (uint64_t)nranks;
+  p->off = reserve0 ? 1 : 0;
+  p->nranks = (uint64_t)(nranks - p->off);
   p->nranks_int = nranks;
   p->q = n / p->nranks;
   p->r = n % p->nranks;
@@ -131,11 +139,22 @@ static int part_create(const char *strategy, uint64_t n,
 
 int ntw_part_create(const char *strategy, uint64_t n, int nranks,
                     ntw_part **out) {
-  return part_create(strategy, n, NULL, nranks, out);
+  return part_create(strategy, n, NULL, nranks, false, out);
+}
+
+int ntw_part_create_reserved(const char *strategy, uint64_t n, int nranks,
+                             bool reserve_rank0, ntw_part **out) {
+  return part_create(strategy, n, NULL, nranks, reserve_rank0, out);
 }
 
 int ntw_part_create_net(const char *strategy, const ntw_part_net *net,
                         int nranks, ntw_part **out) {
+  return ntw_part_create_net_reserved(strategy, net, nranks, false, out);
+}
+
+int ntw_part_create_net_reserved(const char *strategy,
+                                 const ntw_part_net *net, int nranks,
+                                 bool reserve_rank0, ntw_part **out) {
   NTW_CHECK(net != NULL && (net->npops == 0 || net->pop_size != NULL) &&
                 (net->nprojs == 0 || net->projs != NULL),
             NTW_ERR_ARG, "ntw_part_create_net: no network description");
@@ -145,7 +164,7 @@ int ntw_part_create_net(const char *strategy, const ntw_part_net *net,
               "partition: population sizes overflow 64 bits");
     n += net->pop_size[i];
   }
-  return part_create(strategy, n, net, nranks, out);
+  return part_create(strategy, n, net, nranks, reserve_rank0, out);
 }
 
 void ntw_part_destroy(ntw_part **p) {
@@ -170,6 +189,8 @@ uint64_t ntw_part_digest(const ntw_part *p) {
   for (const char *c = p->name; *c; c++) h = fnv(h, (unsigned char)*c);
   h = fnv(h, p->n);
   h = fnv(h, p->nranks);
+  /* Only when set, so the digests of unreserved maps are unchanged. */
+  if (p->off) h = fnv(h, UINT64_C(0x72657365727665)); /* "reserve" */
   for (uint64_t i = 0; i < p->nseg; i++) {
     h = fnv(h, p->seg_start[i]);
     h = fnv(h, (uint64_t)p->seg_rank[i]);
@@ -180,19 +201,27 @@ uint64_t ntw_part_digest(const ntw_part *p) {
 const char *ntw_part_name(const ntw_part *p) { return p->name; }
 int ntw_part_nranks(const ntw_part *p) { return p->nranks_int; }
 uint64_t ntw_part_size(const ntw_part *p) { return p->n; }
+bool ntw_part_reserved(const ntw_part *p) { return p->off != 0; }
+
+/* The reservation lives here only: the strategies map onto ranks
+ * 0 .. P-1-off and these accessors shift to off .. P-1. The reserved rank
+ * is answered before any op runs (graph indexes per-rank arrays). */
 
 int ntw_part_owner(const ntw_part *p, uint64_t gid) {
-  return p->ops->owner(p, gid);
+  return p->ops->owner(p, gid) + p->off;
 }
 
 uint64_t ntw_part_local_count(const ntw_part *p, int rank) {
-  return p->ops->local_count(p, rank);
+  if (rank < p->off) return 0;
+  return p->ops->local_count(p, rank - p->off);
 }
 
 uint64_t ntw_part_local_gid(const ntw_part *p, int rank, uint64_t lidx) {
-  return p->ops->local_gid(p, rank, lidx);
+  if (rank < p->off) return p->n; /* no valid lidx: an impossible gid */
+  return p->ops->local_gid(p, rank - p->off, lidx);
 }
 
 uint64_t ntw_part_local_lower(const ntw_part *p, int rank, uint64_t gid) {
-  return p->ops->local_lower(p, rank, gid);
+  if (rank < p->off) return 0;
+  return p->ops->local_lower(p, rank - p->off, gid);
 }

@@ -56,17 +56,35 @@ int ntw_part_create(const char *strategy, uint64_t n, int nranks,
 #define NTW_PART_GRAPH_VERTICES 1024
 int ntw_part_create_net(const char *strategy, const ntw_part_net *net,
                         int nranks, ntw_part **out);
+
+/* The same with rank 0 reserved (reserve_rank0 true): rank 0 owns no
+ * neuron and ranks 1 .. nranks-1 get the strategy's map computed for
+ * nranks - 1 parts, i.e. rank r here holds exactly what rank r - 1 holds in
+ * the unreserved map on nranks - 1 ranks. Every accessor below accounts for
+ * the shift (owner >= 1, local_count(0) = 0, local_lower(0, .) = 0), so the
+ * contract above holds unchanged; ntw_part_nranks is still nranks. Used for
+ * the twin's dedicated coupling rank (README "The twin"). With nranks = 1
+ * there would be no rank for the network: NTW_ERR_ARG, never ignored.
+ * reserve_rank0 false is exactly ntw_part_create / ntw_part_create_net. */
+int ntw_part_create_reserved(const char *strategy, uint64_t n, int nranks,
+                             bool reserve_rank0, ntw_part **out);
+int ntw_part_create_net_reserved(const char *strategy,
+                                 const ntw_part_net *net, int nranks,
+                                 bool reserve_rank0, ntw_part **out);
 void ntw_part_destroy(ntw_part **p);
 
 const char *ntw_part_name(const ntw_part *p);
 int ntw_part_nranks(const ntw_part *p);
 uint64_t ntw_part_size(const ntw_part *p); /* n */
+/* Whether rank 0 is reserved (owns no neuron). */
+bool ntw_part_reserved(const ntw_part *p);
 
 /* Rank owning gid. */
 int ntw_part_owner(const ntw_part *p, uint64_t gid);
 /* Number of neurons owned by rank. */
 uint64_t ntw_part_local_count(const ntw_part *p, int rank);
-/* gid of local index `lidx` on `rank`. */
+/* gid of local index `lidx` on `rank` (lidx < local_count; on a reserved
+ * rank 0 there is none and the answer is n). */
 uint64_t ntw_part_local_gid(const ntw_part *p, int rank, uint64_t lidx);
 /* Number of gids owned by `rank` that are < gid (gid may equal n). For an
  * owned gid this is its local index. */
@@ -75,7 +93,8 @@ uint64_t ntw_part_local_lower(const ntw_part *p, int rank, uint64_t gid);
 /* The names of all strategies, NULL-terminated. */
 const char *const *ntw_part_strategies(void);
 
-/* A 64-bit digest of the map (strategy, n, ranks and owner of every gid):
+/* A 64-bit digest of the map (strategy, n, ranks, the reservation and the
+ * owner of every gid):
  * equal digests on all ranks mean they computed the same partition. */
 uint64_t ntw_part_digest(const ntw_part *p);
 

@@ -18,8 +18,12 @@ struct ntw_part {
   const part_ops *ops;
   const char *name; /* points into the static registry */
   uint64_t n;
+  /* The strategy's own ranks: nranks_int (all ranks) minus `off`. With
+   * rank 0 reserved (off = 1) the ops below see ranks 0 .. P-2 and know
+   * nothing of the reservation; the public accessors shift by `off`. */
   uint64_t nranks;
   int nranks_int;
+  int off;
   /* block: q = n / P, r = n % P; ranks < r hold q + 1 gids, which end at
    * big_end = r * (q + 1). */
   uint64_t q, r, big_end;

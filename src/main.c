@@ -2,7 +2,8 @@
  *
  *   ntwin run CONFIG.json --out DIR [--t-stop MS] [--seed N]
  *             [--partition round_robin|block] [--bind core|numa|none]
- *             [--comm mpi|ofi] [--overlap on|off] [--quiet]
+ *             [--comm mpi|ofi] [--overlap on|off]
+ *             [--coupling-rank auto|on|off] [--quiet]
  *   ntwin recording-info FILE [--format F] [--json]
  *   ntwin replay FILE [--speed X] [--events EP] ...  (src/replay.c)
  *   ntwin culture CULTURE.json --out DIR [--t-stop S] [--seed N] [...]
@@ -22,7 +23,7 @@ static void usage(FILE *f) {
         "                 [--partition round_robin|block] [--bind core|numa|none]\n"
         "                 [--checkpoint-every MS] [--checkpoint-at MS[,MS...]]\n"
         "                 [--checkpoint-final] [--comm mpi|ofi] [--overlap on|off]\n"
-        "                 [--quiet]\n"
+        "                 [--coupling-rank auto|on|off] [--quiet]\n"
         "       ntwin run [CONFIG.json] --restore CKPT.h5 --out DIR --t-stop MS [...]\n"
         "       ntwin inspect CKPT.h5 [--json]\n"
         "       ntwin recording-info FILE [--format auto|sjemea|nwb|mcs|csv] [--json]\n"
@@ -38,6 +39,8 @@ static void usage(FILE *f) {
         "asked (also on SIGTERM/SIGUSR1, at the next window boundary, then stops).\n"
         "--restore continues a checkpoint on any number of ranks.\n"
         "--overlap on: exchange spikes while computing (same results).\n"
+        "--coupling-rank on: rank 0 owns no neurons and only couples the twin to\n"
+        "the biology (same results); auto (default): on for a paced twin on >= 3 ranks.\n"
         "recording-info: format, channels, spikes, duration, rates and network bursts\n"
         "of a recorded MEA file (sjemea/NWB/MCS HDF5 or CSV channel,time_s).\n"
         "replay: streams a recorded file on the bio link in real time, for a twin\n"

@@ -22,7 +22,7 @@ double ntw_proj_expected_synapses(const ntw_config *cfg, size_t proj) {
 }
 
 int ntw_part_create_config(const char *strategy, const ntw_config *cfg,
-                           int nranks, ntw_part **out) {
+                           int nranks, bool reserve_rank0, ntw_part **out) {
   uint64_t *size = malloc((cfg->npops + 1) * sizeof *size);
   ntw_part_proj *projs = malloc((cfg->nprojs + 1) * sizeof *projs);
   if (!size || !projs) {
@@ -40,7 +40,8 @@ int ntw_part_create_config(const char *strategy, const ntw_config *cfg,
         .no_autapses = pr->source == pr->target && !pr->allow_autapses};
   }
   ntw_part_net net = {cfg->npops, size, cfg->nprojs, projs};
-  int err = ntw_part_create_net(strategy, &net, nranks, out);
+  int err = ntw_part_create_net_reserved(strategy, &net, nranks, reserve_rank0,
+                                         out);
   free(size), free(projs);
   return err;
 }

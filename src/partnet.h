@@ -3,6 +3,7 @@
 #ifndef NTW_PARTNET_H
 #define NTW_PARTNET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "io/config.h"
@@ -14,9 +15,10 @@
  * autapses inside one population). Not collective. */
 double ntw_proj_expected_synapses(const ntw_config *cfg, size_t proj);
 
-/* ntw_part_create_net for `strategy` on cfg's populations and projections.
- * Not collective: every rank computes the same map. */
+/* ntw_part_create_net_reserved for `strategy` on cfg's populations and
+ * projections (reserve_rank0: rank 0 owns no neuron, the twin's coupling
+ * rank). Not collective: every rank computes the same map. */
 int ntw_part_create_config(const char *strategy, const ntw_config *cfg,
-                           int nranks, ntw_part **out);
+                           int nranks, bool reserve_rank0, ntw_part **out);
 
 #endif

@@ -33,6 +33,7 @@
 
 typedef struct {
   const char *config, *out, *partition, *bind, *restore, *comm, *overlap;
+  const char *coupling_rank; /* auto|on|off, NULL = the config's */
   double t_stop;
   bool has_t_stop, has_seed, quiet, ckpt_final;
   uint64_t seed;
@@ -87,7 +88,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
     static const char *const with_value[] = {
         "--out",     "--t-stop",  "--seed",           "--partition",
         "--bind",    "--restore", "--checkpoint-every", "--checkpoint-at",
-        "--comm",    "--overlap"};
+        "--comm",    "--overlap", "--coupling-rank"};
     bool known = false;
     for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
       known |= strcmp(o, with_value[k]) == 0;
@@ -134,6 +135,10 @@ static int parse_args(int argc, char **argv, run_args *a) {
       NTW_CHECK(!strcmp(v, "on") || !strcmp(v, "off"), NTW_ERR_ARG,
                 "--overlap: 'on' or 'off' (got '%s')", v);
       a->overlap = v;
+    } else if (strcmp(o, "--coupling-rank") == 0) {
+      NTW_CHECK(!strcmp(v, "auto") || !strcmp(v, "on") || !strcmp(v, "off"), NTW_ERR_ARG,
+                "--coupling-rank: 'auto', 'on' or 'off' (got '%s')", v);
+      a->coupling_rank = v;
     } else {
       a->bind = v;
     }
@@ -234,7 +239,22 @@ static int load_config(const run_args *a, ntw_config **cfg, ntw_ckpt_info *ck) {
                               has_seed ? &seed : NULL, a->partition, a->bind,
                               a->comm));
   if (a->overlap) (*cfg)->sim.overlap = strcmp(a->overlap, "on") == 0;
-  if (a->restore)
+  if (a->coupling_rank)
+    (*cfg)->sim.coupling_rank = !strcmp(a->coupling_rank, "on")    ? NTW_COUPLING_ON
+                                : !strcmp(a->coupling_rank, "off") ? NTW_COUPLING_OFF
+                                                                   : NTW_COUPLING_AUTO;
+  int P;
+  MPI_Comm_size(MPI_COMM_WORLD, &P);
+  /* Forced on with one rank: rank 0 cannot both idle and hold the network.
+   * An error, not a silent fallback, so a report never claims a coupling
+   * rank the run did not have. */
+  if ((*cfg)->sim.coupling_rank == NTW_COUPLING_ON && P < 2) {
+    if (a->coupling_rank)
+      return NTW_ERR(NTW_ERR_ARG, "--coupling-rank on: needs at least 2 ranks "
+                     "(rank 0 then owns no neuron; got 1)");
+    return NTW_ERR(NTW_ERR_CONFIG, "%s: simulation.coupling_rank: true needs at least 2 "
+                   "ranks (rank 0 then owns no neuron; got 1)", (*cfg)->path);
+  }  if (a->restore)
     NTW_CHECK((*cfg)->sim.t_stop > ck->t_ms, NTW_ERR_ARG,
               "--t-stop: the checkpoint is at t = %g ms; give a later --t-stop "
               "(got %g)", ck->t_ms, (*cfg)->sim.t_stop);
@@ -417,6 +437,7 @@ typedef struct {
   int stopped_by_signal;
   json_t *twin; /* rank 0: the twin's report object, or NULL */
   double part_s; /* wall seconds to compute the partition */
+  bool coupling_rank; /* rank 0 reserved, owns no neuron */
 } report_in;
 
 /* max / mean of x[0..n), 1 when all are zero. */
@@ -484,6 +505,7 @@ static int report(const report_in *in) {
                                                            : NTW_REGIME_OFFLINE)));
     json_object_set_new(j, "ranks", json_integer(P));
     json_object_set_new(j, "partition", json_string(cfg->sim.partition));
+    json_object_set_new(j, "coupling_rank", json_boolean(in->coupling_rank));
     json_object_set_new(j, "comm", json_string(cfg->sim.comm));
     json_object_set_new(j, "seed", json_integer((json_int_t)cfg->sim.seed));
     json_object_set_new(j, "dt_ms", json_real(cfg->sim.dt));
@@ -535,15 +557,20 @@ static int report(const report_in *in) {
       json_object_set_new(j, "events_per_rank", arr[W_EVENTS]);
       json_object_set_new(j, "compute_s_per_rank", cs);
       json_object_set_new(j, "output_s_per_rank", os);
-      json_object_set_new(j, "imbalance", json_real(comp ? max_over_mean(comp, P) : 0));
-      json_object_set_new(j, "imbalance_events", json_real(ev ? max_over_mean(ev, P) : 0));
+      /* Balance among the ranks that hold neurons: an idle coupling rank
+       * would count as a rank with no work and inflate max / mean. */
+      const int r0 = in->coupling_rank ? 1 : 0;
+      json_object_set_new(j, "imbalance",
+                          json_real(comp ? max_over_mean(comp + r0, P - r0) : 0));
+      json_object_set_new(j, "imbalance_events",
+                          json_real(ev ? max_over_mean(ev + r0, P - r0) : 0));
       json_object_set_new(j, "spike_keys_remote", json_integer((json_int_t)tot[W_REMOTE]));
       json_object_set_new(j, "spike_keys_remote_per_rank", arr[W_REMOTE]);
       json_object_set_new(j, "spike_keys_self", json_integer((json_int_t)tot[W_SELF]));
       json_object_set_new(j, "spike_keys_self_per_rank", arr[W_SELF]);
       json_object_set_new(j, "spike_keys_remote_per_spike",
                           json_real(sum[1] ? (double)tot[W_REMOTE] / (double)sum[1] : 0));
-      imb = comp ? max_over_mean(comp, P) : 1.0;
+      imb = comp ? max_over_mean(comp + r0, P - r0) : 1.0;
       keys_remote = tot[W_REMOTE];
       free(comp);
     }
@@ -577,12 +604,12 @@ static int report(const report_in *in) {
       fmt_count(c, sizeof c, (double)sum[1]);
       fmt_count(d, sizeof d, wall > 0 ? sum[2] / wall : 0);
       fprintf(stderr,
-              "ntwin run: %s on %d rank%s (partition %s, comm %s, bind %s)\n"
+              "ntwin run: %s on %d rank%s (partition %s, comm %s, bind %s%s)\n"
               "  network   %s neurons, %s synapses, window %.3g ms (%d steps)\n"
               "  simulated %.1f ms in %.3f s wall: RTF %.3g (build %.2f s)\n"
               "  spikes    %s:",
               cfg->path, P, P > 1 ? "s" : "", cfg->sim.partition, cfg->sim.comm,
-              cfg->sim.bind, a, b, st.window_steps * cfg->sim.dt, st.window_steps,
+              cfg->sim.bind, in->coupling_rank ? ", coupling rank 0: no neurons" : "", a, b, st.window_steps * cfg->sim.dt, st.window_steps,
               t_sim, wall, t_sim > 0 ? wall / (t_sim * 1e-3) : 0, tmax[2], c);
       for (size_t p = 0; p < cfg->npops; p++)
         fprintf(stderr, " %s %.2f Hz", cfg->pops[p].name,
@@ -641,7 +668,11 @@ int ntw_cli_run(int argc, char **argv) {
     if (agree(err)) goto done;
   }
   double part_s = MPI_Wtime();
-  if (agree(ntw_part_create_config(cfg->sim.partition, cfg, P, &part))) goto done;
+  /* The twin's coupling rank (DESIGN.md "Bio link"): rank 0 owns no neuron,
+   * so reading the link and deciding stimulation never wait behind a
+   * partition. Results are the same either way (tests/determinism.sh). */
+  const bool coupling = ntw_config_coupling_rank(cfg, P);
+  if (agree(ntw_part_create_config(cfg->sim.partition, cfg, P, coupling, &part))) goto done;
   {
     /* Every rank computed the map itself; a rank that got another one (a
      * different METIS build on another node) would silently lose spikes. */
@@ -749,7 +780,8 @@ int ntw_cli_run(int argc, char **argv) {
     fprintf(stderr, "ntwin: stopped by signal %d at t = %g ms after a checkpoint\n",
             cc.signal, reached * cfg->sim.dt);
   report_in ri = {&a, cfg, eng, binding, rss_base, start * cfg->sim.dt,
-                  reached * cfg->sim.dt, &cc, restore_s, cc.signal, twin_json, part_s};
+                  reached * cfg->sim.dt, &cc, restore_s, cc.signal, twin_json, part_s,
+                  coupling};
   if (agree(report(&ri))) goto done;
   if (agree(twin_err)) goto done;
   rc = 0;

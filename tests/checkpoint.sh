@@ -4,7 +4,9 @@
 #  1. run 2T on N ranks == run T on N ranks, checkpoint, restore on M != N
 #     ranks with another partition (round_robin, block, graph both written
 #     and restored), run T: identical spikes and identical
-#     final state (every dataset of the final checkpoints);
+#     final state (every dataset of the final checkpoints); also written
+#     with rank 0 reserved as the coupling rank (no neurons) and restored
+#     without, and the reverse;
 #  2. SIGUSR1 (what Slurm sends before a time limit) checkpoints at the next
 #     window boundary and stops cleanly; the restored run finishes the job
 #     identically;
@@ -28,25 +30,36 @@ run() { # run NP ARGS... (stderr to $work/last.err)
     >"$work/last.out" 2>"$work/last.err"
 }
 
-# 1. N -> M matrix. Cases with a fifth field stream the synapses in rounds
-# of that many records (thousands by default), so that round boundaries,
-# exchanged (round_robin) and direct (block) rounds are all exercised on
-# this small network; the files must not depend on it.
-for case in "2 round_robin 1 block" "1 block 3 round_robin" "3 graph 4 block" \
-    "3 round_robin 4 block 300" "4 block 2 round_robin 300" "2 round_robin 3 graph"; do
+# 1. N -> M matrix. Optional fields: 5th, stream the synapses in rounds of
+# that many records (thousands by default; "-" = default), so that round
+# boundaries, exchanged (round_robin) and direct (block) rounds are all
+# exercised on this small network and the files must not depend on it;
+# 6th and 7th, --coupling-rank of the writing and the restoring runs.
+for case in "2 round_robin 1 block" "1 block 3 round_robin" "3 graph 4 block 300" \
+    "4 block 2 round_robin 300" "2 round_robin 3 graph" "3 round_robin 2 block - on off" \
+    "2 block 3 graph - off on"; do
   set -- $case
-  n=$1 pn=$2 m=$3 pm=$4 d="n$n-$pn-m$m-$pm"
-  if [ -n "${5:-}" ]; then export NTW_CKPT_ROUND_RECORDS=$5; else unset NTW_CKPT_ROUND_RECORDS; fi
-  run "$n" run "$cfg" --out "$d/full" --partition "$pn" --checkpoint-final --quiet --bind none ||
-    { fail "$d: uninterrupted run: $(tail -1 last.err)"; continue; }
-  run "$n" run "$cfg" --out "$d/a" --partition "$pn" --t-stop 100 --checkpoint-final --quiet --bind none ||
-    { fail "$d: first half: $(tail -1 last.err)"; continue; }
+  n=$1 pn=$2 m=$3 pm=$4 rounds=${5:--} cw=${6:-auto} cr=${7:-auto} d="n$n-$pn-m$m-$pm"
+  [ $# -gt 5 ] && d="$d-coupling-$cw-$cr"
+  if [ "$rounds" != - ]; then export NTW_CKPT_ROUND_RECORDS=$rounds; else unset NTW_CKPT_ROUND_RECORDS; fi
+  run "$n" run "$cfg" --out "$d/full" --partition "$pn" --checkpoint-final --quiet --bind none \
+      --coupling-rank "$cw" || { fail "$d: uninterrupted run: $(tail -1 last.err)"; continue; }
+  run "$n" run "$cfg" --out "$d/a" --partition "$pn" --t-stop 100 --checkpoint-final --quiet --bind none \
+      --coupling-rank "$cw" || { fail "$d: first half: $(tail -1 last.err)"; continue; }
   [ -f "$d/a/checkpoint-100.h5" ] || { fail "$d: no checkpoint-100.h5"; continue; }
   run "$m" run --restore "$d/a/checkpoint-100.h5" --out "$d/b" --t-stop 200 --partition "$pm" \
-      --checkpoint-final --quiet --bind none || { fail "$d: restore: $(tail -1 last.err)"; continue; }
+      --checkpoint-final --quiet --bind none --coupling-rank "$cr" ||
+    { fail "$d: restore: $(tail -1 last.err)"; continue; }
+  # the reservation must really be in effect where asked (rank 0: no neurons)
+  for x in a b; do
+    want=$([ $x = a ] && echo "$cw" || echo "$cr")
+    [ "$want" = on ] || continue
+    $py -c "import json,sys; r=json.load(open('$d/$x/report.json')); sys.exit(0 if r['coupling_rank'] and r['neurons_per_rank'][0] == 0 else 1)" ||
+      fail "$d: $x: report.json does not show rank 0 reserved"
+  done
   if $py "$src/tests/ckpt_compare.py" "$d/full" "$d/a" "$d/b" \
       "$d/full/checkpoint-200.h5" "$d/b/checkpoint-200.h5" >"$d.cmp" 2>&1; then
-    echo "ok: $n ranks $pn -> $m ranks $pm: $(grep -c identical "$d.cmp") populations identical, $(tail -1 "$d.cmp")"
+    echo "ok: $n ranks $pn (coupling $cw) -> $m ranks $pm (coupling $cr): $(grep -c identical "$d.cmp") populations identical, $(tail -1 "$d.cmp")"
   else
     fail "$d: restored run differs"; cat "$d.cmp"
   fi

@@ -273,6 +273,13 @@ expect bogus_partition 1 out_partition --partition bogus -- \
 # a near miss of a strategy name: the one error lists every strategy
 expect typo_partition 1 out_partition_typo "--partition" "'metiss'" "round_robin, block, graph" -- \
   run good.json --out out_partition_typo --partition metiss
+expect bad_coupling_rank 2 out_coupling "--coupling-rank" "'maybe'" -- \
+  run good.json --out out_coupling --coupling-rank maybe
+# rank 0 reserved and nobody left for the network: refused, not ignored
+NP=1
+expect coupling_rank_one 1 out_coupling_one "--coupling-rank on" "at least 2 ranks" -- \
+  run good.json --out out_coupling_one --coupling-rank on
+NP=2
 expect unknown_option 2 out_option "unknown option" --frobnicate -- \
   run good.json --frobnicate --out out_option
 expect unknown_option_last 2 out_option_last "unknown option" --frobnicate -- \

@@ -8,8 +8,10 @@
 # 300 ms) on 1, 2, 3, 4 ranks x round_robin, block, graph and requires every
 # spikes.h5 to equal the 1-rank round_robin one (h5diff -r and cmp), the
 # spike count to be > 10,000, synapses == 2,500,000 and equal spike counts
-# in every report.json. A run with another --seed must give a different
-# file, so the comparison is shown to be able to fail.
+# in every report.json. The same with rank 0 reserved as the twin's coupling
+# rank (--coupling-rank on: it owns no neuron, the network runs on the other
+# ranks) on 2, 3 and 4 ranks. A run with another --seed must give a
+# different file, so the comparison is shown to be able to fail.
 set -u
 ntwin=$1 mpirun=$2 h5diff=$3 configs=$4 work=$5
 py=/usr/bin/python3
@@ -90,6 +92,9 @@ for np in 1 2 3 4; do
     [ "$spk" = "$ref_spikes" ] || fail "np=$np $part: report.json spikes=$spk, 1-rank round_robin has $ref_spikes"
     [ "$ranks" = "$np" ] || fail "np=$np $part: report.json ranks=$ranks"
     [ "$rpart" = "$part" ] || fail "np=$np $part: report.json partition=$rpart"
+    # auto: an offline run never reserves rank 0
+    [ "$(jget "$out/report.json" coupling_rank)" = False ] ||
+      fail "np=$np $part: report.json coupling_rank is not false for an offline run"
     [ "$out" = "$ref" ] && continue
     if h5same "$ref/spikes.h5" "$out/spikes.h5" "$out.h5diff"; then
       h5=identical
@@ -106,6 +111,30 @@ for np in 1 2 3 4; do
     fi
     echo "np=$np $part: spikes=$spk synapses=$syn h5diff $h5, cmp $by"
   done
+done
+
+# Rank 0 reserved for the coupling: the same spikes with the network on the
+# other ranks (the reserved map is the P-1 map shifted by one rank).
+for c in "2 block" "3 round_robin" "3 graph" "4 block" "4 round_robin"; do
+  set -- $c
+  np=$1 part=$2 out=$work/np$1_$2_coupling
+  run "$np" "$part" "$out" --coupling-rank on
+  spk=$(jget "$out/report.json" spikes)
+  [ "$spk" = "$ref_spikes" ] || fail "np=$np $part coupling: report.json spikes=$spk, 1-rank round_robin has $ref_spikes"
+  "$py" - "$out/report.json" "$np" <<'EOF' || fail "np=$np $part coupling: report.json coupling_rank / neurons_per_rank"
+import json, sys
+r = json.load(open(sys.argv[1])); n = r["neurons_per_rank"]
+ok = (r["coupling_rank"] is True and len(n) == int(sys.argv[2]) and n[0] == 0
+      and r["synapses_per_rank"][0] == 0 and sum(n) == 2500 and min(n[1:]) > 0)
+if not ok: print("coupling_rank %s neurons_per_rank %s" % (r["coupling_rank"], n), file=sys.stderr)
+sys.exit(0 if ok else 1)
+EOF
+  if cmp -s "$ref/spikes.h5" "$out/spikes.h5"; then
+    echo "np=$np $part --coupling-rank on: rank 0 owns 0 neurons, spikes.h5 byte-identical"
+  else
+    h5same "$ref/spikes.h5" "$out/spikes.h5" "$out.h5diff" || grep -v '0 differences found' "$out.h5diff" | head -20 >&2
+    fail "np=$np $part --coupling-rank on: spikes.h5 is not byte-identical to the 1-rank round_robin one"
+  fi
 done
 
 # Control: another seed must change the spikes, or the checks above prove nothing.
@@ -126,4 +155,4 @@ if [ $failures -ne 0 ]; then
   echo "determinism: $failures check(s) failed" >&2
   exit 1
 fi
-echo "determinism: all 12 runs bit-identical ($ref_spikes spikes); other seed differs"
+echo "determinism: all 12 runs and 5 coupling-rank runs bit-identical ($ref_spikes spikes); other seed differs"

@@ -240,6 +240,49 @@ static void test_defaults(void **state) {
   ntw_config_destroy(&cfg);
 }
 
+/* simulation.coupling_rank: parsed values and the auto rule (a paced twin
+ * on >= 3 ranks). */
+#define TWIN_NET(sim, source)                                               \
+  "{'simulation': {'dt': 0.1, 't_stop': 100" sim "},"                      \
+  " 'populations': [{'name': 'M', 'model': 'spike_source', 'size': 4},"    \
+  "  {'name': 'P', 'model': 'iaf_psc_delta', 'size': 4}],"                 \
+  " 'projections': [{'source': 'M', 'target': 'P', 'rule': 'all_to_all',"  \
+  "  'weight': 0.0, 'delay': 1.0}],"                                       \
+  " 'twin': {'regime': " source ", 'mirror': 'M', 'predict': 'P'}}"
+static void test_coupling_rank(void **state) {
+  (void)state;
+  ntw_config *cfg = parse_ok("{" BASE "}");
+  assert_int_equal(cfg->sim.coupling_rank, NTW_COUPLING_AUTO);
+  /* offline: auto is off on any number of ranks */
+  assert_false(ntw_config_coupling_rank(cfg, 1));
+  assert_false(ntw_config_coupling_rank(cfg, 8));
+  ntw_config_destroy(&cfg);
+  cfg = parse_ok("{'simulation': {'dt': 0.1, 't_stop': 1, 'coupling_rank': true}, " POPS "}");
+  assert_int_equal(cfg->sim.coupling_rank, NTW_COUPLING_ON);
+  assert_true(ntw_config_coupling_rank(cfg, 2)); /* without a twin: an idle rank 0 */
+  ntw_config_destroy(&cfg);
+  cfg = parse_ok("{'simulation': {'dt': 0.1, 't_stop': 1, 'coupling_rank': 'auto'}, " POPS "}");
+  assert_int_equal(cfg->sim.coupling_rank, NTW_COUPLING_AUTO);
+  ntw_config_destroy(&cfg);
+
+  /* a link source is paced: on from 3 ranks */
+  cfg = parse_ok(TWIN_NET("", "'twin', 'source': {'kind': 'link'}"));
+  assert_false(ntw_config_coupling_rank(cfg, 2));
+  assert_true(ntw_config_coupling_rank(cfg, 3));
+  ntw_config_destroy(&cfg);
+  cfg = parse_ok(TWIN_NET(", 'coupling_rank': false", "'twin', 'source': {'kind': 'link'}"));
+  assert_false(ntw_config_coupling_rank(cfg, 4));
+  ntw_config_destroy(&cfg);
+  /* a file replayed as fast as possible is not paced: off; paced: on */
+  cfg = parse_ok(TWIN_NET("", "'replay', 'source': {'kind': 'file', 'path': 'x.csv'}"));
+  assert_false(ntw_config_coupling_rank(cfg, 4));
+  ntw_config_destroy(&cfg);
+  cfg = parse_ok(TWIN_NET("", "'replay', 'source': {'kind': 'file', 'path': 'x.csv', "
+                              "'pace': true}"));
+  assert_true(ntw_config_coupling_rank(cfg, 3));
+  ntw_config_destroy(&cfg);
+}
+
 /* fixed_total_number: N as parsed; 0 and the exact pair bound are fine. */
 static void test_total_number(void **state) {
   (void)state;
@@ -466,6 +509,10 @@ static const bad_case bad_cases[] = {
      NTW_ERR_CONFIG, "simulation.comm: must be a string (got 3)"},
     {"{'simulation': {'dt': 0.1, 't_stop': 1, 'overlap': 'on'}, " POPS "}",
      NTW_ERR_CONFIG, "simulation.overlap: must be true or false"},
+    {"{'simulation': {'dt': 0.1, 't_stop': 1, 'coupling_rank': 'on'}, " POPS "}",
+     NTW_ERR_CONFIG, "simulation.coupling_rank: must be \"auto\", true or false (got \"on\")"},
+    {"{'simulation': {'dt': 0.1, 't_stop': 1, 'coupling_rank': 1}, " POPS "}",
+     NTW_ERR_CONFIG, "simulation.coupling_rank: must be \"auto\", true or false (got 1)"},
     /* populations */
     {"{" SIM "}", NTW_ERR_CONFIG, "populations: missing required field"},
     {"{" SIM ", 'populations': []}", NTW_ERR_CONFIG,
@@ -773,6 +820,7 @@ int main(void) {
       cmocka_unit_test(test_read_missing), cmocka_unit_test(test_read_dir),
       cmocka_unit_test(test_read_file),    cmocka_unit_test(test_override),
       cmocka_unit_test(test_noise_and_weights),
+      cmocka_unit_test(test_coupling_rank),
   };
   const size_t nfixed = sizeof fixed / sizeof fixed[0];
   const size_t nbad = sizeof bad_cases / sizeof bad_cases[0];

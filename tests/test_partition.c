@@ -351,6 +351,62 @@ static void test_errors(void **state) {
   assert_null(p);
 }
 
+/* ---- rank 0 reserved (the twin's coupling rank) ---- */
+
+/* The reserved map on P ranks is the unreserved one on P - 1 ranks shifted
+ * up by one rank, with rank 0 empty, and it keeps the whole contract. */
+static void check_reserved(const char *s, uint64_t n, int P) {
+  ntw_part *r = NULL, *u = NULL;
+  ntw_part_net net = {1, &n, 0, NULL};
+  int graph = strcmp(s, "graph") == 0;
+  assert_int_equal(graph ? ntw_part_create_net_reserved(s, &net, P, true, &r)
+                         : ntw_part_create_reserved(s, n, P, true, &r), 0);
+  assert_int_equal(graph ? ntw_part_create_net(s, &net, P - 1, &u)
+                         : ntw_part_create(s, n, P - 1, &u), 0);
+  assert_true(ntw_part_reserved(r));
+  assert_false(ntw_part_reserved(u));
+  assert_int_equal(ntw_part_nranks(r), P);
+  check_contract(r);
+  assert_true(ntw_part_local_count(r, 0) == 0);
+  assert_true(ntw_part_local_lower(r, 0, n) == 0);
+  for (uint64_t g = 0; g < n; g++)
+    assert_int_equal(ntw_part_owner(r, g), ntw_part_owner(u, g) + 1);
+  for (int k = 1; k < P; k++) {
+    assert_true(ntw_part_local_count(r, k) == ntw_part_local_count(u, k - 1));
+    for (uint64_t l = 0; l < ntw_part_local_count(r, k); l++)
+      assert_true(ntw_part_local_gid(r, k, l) == ntw_part_local_gid(u, k - 1, l));
+  }
+  /* the ranks must not take a reserved map for an unreserved one */
+  ntw_part *same = NULL;
+  assert_int_equal(graph ? ntw_part_create_net(s, &net, P, &same)
+                         : ntw_part_create(s, n, P, &same), 0);
+  assert_true(ntw_part_digest(same) != ntw_part_digest(r));
+  ntw_part_destroy(&same);
+  ntw_part_destroy(&r);
+  ntw_part_destroy(&u);
+}
+
+static void test_reserved(void **state) {
+  (void)state;
+  const char *const *names = ntw_part_strategies();
+  for (int k = 0; names[k]; k++) {
+    for (uint64_t n = 0; n <= 40; n++)
+      for (int P = 2; P <= 9; P++) check_reserved(names[k], n, P);
+    check_reserved(names[k], 2500, 4);
+  }
+  /* one rank cannot both be reserved and hold the network */
+  ntw_part *p = (ntw_part *)0x1;
+  ntw_error_clear();
+  assert_int_equal(ntw_part_create_reserved("block", 10, 1, true, &p), NTW_ERR_ARG);
+  assert_null(p);
+  assert_non_null(strstr(ntw_error_msg(), "at least 2 ranks (got 1)"));
+  /* false is the plain map */
+  assert_int_equal(ntw_part_create_reserved("round_robin", 10, 1, false, &p), 0);
+  assert_false(ntw_part_reserved(p));
+  assert_int_equal(ntw_part_owner(p, 7), 0);
+  ntw_part_destroy(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_exhaustive_small),
@@ -358,6 +414,7 @@ int main(void) {
       cmocka_unit_test(test_graph_modular),
       cmocka_unit_test(test_graph_shapes),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_reserved),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,7 +23,13 @@ int ntw_test_sim_try(ntw_test_sim *s, const char *json, MPI_Comm mc,
    * unchanged, since results are bit-identical. */
   const char *ov = getenv("NTW_TEST_OVERLAP");
   if (!err && ov && strcmp(ov, "1") == 0) s->cfg->sim.overlap = true;
-  if (!err) err = ntw_part_create_config(strategy, s->cfg, P, &s->part);
+  /* NTW_TEST_COUPLING=1 reserves rank 0 (no neurons) on 2 ranks or more:
+   * the same tests must pass unchanged on the remaining ranks. */
+  const char *cr = getenv("NTW_TEST_COUPLING");
+  if (!err && cr && strcmp(cr, "1") == 0 && P >= 2) s->cfg->sim.coupling_rank = NTW_COUPLING_ON;
+  if (!err)
+    err = ntw_part_create_config(strategy, s->cfg, P, ntw_config_coupling_rank(s->cfg, P),
+                                 &s->part);
   if (!err) err = ntw_comm_create(ntw_test_comm(), mc, &s->comm);
   if (!err) err = ntw_engine_create(s->cfg, s->comm, s->part, &s->eng);
   return err;

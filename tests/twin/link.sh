@@ -2,7 +2,8 @@
 # The twin on the live bio link (real ZeroMQ sockets, a real publisher:
 # `ntwin replay` of a synthetic recording) on 2 ranks: hybrid-time checks
 # and faults, each with a counted, stated behaviour (issue: never a crash,
-# hang or silently wrong twin).
+# hang or silently wrong twin). One clean case on 3 ranks, where the
+# coupling rank is on by default (rank 0 owns no neuron).
 # Usage: link.sh NTWIN MPIRUN WORK_DIR
 set -u
 ntwin=$1 mpirun=$2 work=$3
@@ -43,15 +44,16 @@ config() {
 JSON
 }
 
-# case NAME FAULTS EXPECT_STATUS: replay 3 s of wave.csv with NTW_FAULT_BIO,
-# the twin on 2 ranks; leaves NAME.out/, NAME.err, NAME.replay.
+# case NAME FAULTS EXPECT_STATUS [NP]: replay 3 s of wave.csv with
+# NTW_FAULT_BIO, the twin on NP ranks (default 2); leaves NAME.out/,
+# NAME.err, NAME.replay.
 run_case() {
-  name=$1 faults=$2 want=$3
+  name=$1 faults=$2 want=$3 np=${4:-2}
   NTW_FAULT_BIO=$faults "$ntwin" replay wave.csv --to 3 --wait-peer 20 \
     --events "tcp://127.0.0.1:$port" --commands "tcp://127.0.0.1:$((port + 1))" \
     >"$name.replay" 2>&1 &
   rp=$!
-  timeout -k 5 "$TIMEOUT" "$mpirun" -n 2 --oversubscribe --bind-to none \
+  timeout -k 5 "$TIMEOUT" "$mpirun" -n "$np" --oversubscribe --bind-to none \
     "$ntwin" run "$name.json" --out "$name.out" >/dev/null 2>"$name.err"
   st=$?
   kill $rp 2>/dev/null; wait $rp 2>/dev/null
@@ -92,6 +94,17 @@ run_case clean "" 0 && check clean 't["late_events"] == 0' 't["events_injected"]
   't["stop_reason"] == "peer_bye"' 't["clock"]["heartbeats"] >= 10' \
   'abs(t["clock"]["drift_ppm"]) < 2000' 't["lag_ms"]["n"] > 2000' 'r["regime"] == "twin"' \
   't["min_delay_ok"]' 't["paced"]'
+
+# 3 ranks, coupling_rank left at auto: a link twin on >= 3 ranks reserves
+# rank 0, and every event still reaches the network on ranks 1-2.
+config clean3 twin "$TIMING"
+run_case clean3 "" 0 3 && check clean3 'r["coupling_rank"] is True' \
+  'r["neurons_per_rank"][0] == 0 and sum(r["neurons_per_rank"]) == 32' \
+  't["late_events"] == 0' 't["events_injected"] == sent > 100' \
+  't["stop_reason"] == "peer_bye"' 't["clock"]["heartbeats"] >= 10' \
+  't["lag_ms"]["n"] > 2000' 'r["regime"] == "twin"' 't["min_delay_ok"]' 't["paced"]'
+# and on 2 ranks auto leaves it off (the clean case above)
+check clean 'r["coupling_rank"] is False'
 
 LATE='{"allowance_ms": 5, "late_policy": "%s", "peer_timeout_ms": 2000}'
 config late_drop twin "$(printf "$LATE" drop)"

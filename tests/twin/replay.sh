@@ -8,7 +8,9 @@
 #  2. Gamma in twin.h5 equals an independent computation from the recorded
 #     and predicted spikes in the same file (Python, from the definition);
 #  3. determinism: spikes.h5, the predicted spikes and every weight snapshot
-#     are identical on 1, 2 and 3 ranks (round_robin and block).
+#     are identical on 1, 2 and 3 ranks (round_robin and block), and on 3
+#     ranks with rank 0 reserved as the coupling rank (--coupling-rank on;
+#     auto leaves it off here: an unpaced file replay).
 # Usage: replay.sh NTWIN MPIRUN H5DIFF WORK_DIR
 set -u
 ntwin=$1 mpirun=$2 h5diff=$3 work=$4
@@ -111,16 +113,19 @@ ok = (h["rate_corr_twin"] > h["rate_corr_baseline"] + 0.2 and e["bursts_recorded
       and all(os.path.getsize("w1/" + p) > 10000 for p in ("twin_raster.png", "twin_fidelity.png", "twin_weights.png")))
 sys.exit(0 if ok else 1)
 PY
-for run in "2 round_robin" "3 block" "2 block"; do
+for run in "2 round_robin" "3 block" "2 block" "3 round_robin on"; do
   set -- $run
-  out="w$1_$2"
+  out="w$1_$2${3:+_coupling}"
   "$mpirun" -n "$1" --oversubscribe --bind-to none "$ntwin" run wave.json --out "$out" \
-    --partition "$2" --quiet || die "wave run on $1 ranks"
+    --partition "$2" --coupling-rank "${3:-auto}" --quiet || die "wave run on $1 ranks"
+  "$py" -c "import json,sys; r=json.load(open('$out/report.json'))
+sys.exit(0 if r['coupling_rank'] == ('${3:-}' == 'on') and (r['neurons_per_rank'][0] == 0) == r['coupling_rank'] else 1)" ||
+    die "$out: report.json coupling_rank / neurons_per_rank[0] not as asked (${3:-auto})"
   "$h5diff" w1/spikes.h5 "$out/spikes.h5" >/dev/null || die "spikes.h5 differs on $1 ranks ($2)"
   for ds in /predicted/t_ms /predicted/channel /weights/W /fidelity/gamma /bio/t_ms; do
     "$h5diff" w1/twin.h5 "$out/twin.h5" "$ds" "$ds" >/dev/null ||
       die "twin.h5 $ds differs on $1 ranks ($2)"
   done
-  echo "ok: $1 ranks ($2): spikes.h5 and twin.h5 identical to 1 rank"
+  echo "ok: $1 ranks ($2${3:+, coupling rank}): spikes.h5 and twin.h5 identical to 1 rank"
 done
 echo "twin replay: all checks passed"

@@ -19,29 +19,8 @@ fails=0
 
 # config NAME REGIME TIMING_JSON [STIM_JSON]
 config() {
-  cat >"$1.json" <<JSON
-{
-  "simulation": {"dt": 0.1, "t_stop": 10000, "seed": 3, "bind": "none"},
-  "populations": [
-    {"name": "M", "model": "spike_source", "size": 16},
-    {"name": "P", "model": "iaf_psc_delta", "size": 16,
-     "params": {"E_L": 0, "V_th": 15, "V_reset": 0, "V_m": 0, "tau_m": 10, "t_ref": 2}}
-  ],
-  "projections": [
-    {"source": "M", "target": "P", "rule": "all_to_all", "weight": 0.0, "delay": 1.0}
-  ],
-  "record": {"spikes": ["P"]},
-  "twin": {
-    "regime": "$2",
-    "source": {"kind": "link", "events": "tcp://127.0.0.1:$port",
-               "commands": "tcp://127.0.0.1:$((port + 1))"},
-    "mirror": "M", "predict": "P",
-    "assimilate": {"projection": 0, "eta": 0.5, "tau_ms": 5},
-    "timing": $3${4:+,
-    \"stimulation\": $4}
-  }
-}
-JSON
+  "$py" "$here/twin_config.py" "$1.json" --regime "$2" --timing "$3" ${4:+--stim "$4"} \
+    --link "tcp://127.0.0.1:$port" "tcp://127.0.0.1:$((port + 1))" || die "config $1"
 }
 
 # case NAME FAULTS EXPECT_STATUS [NP]: replay 3 s of wave.csv with

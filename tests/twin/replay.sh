@@ -21,26 +21,8 @@ die() { echo "FAIL: $*" >&2; exit 1; }
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || die "no work dir"
 "$py" "$here/make_fixture.py" . 60 || die "fixture"
 for c in wave shifted; do
-  cat >"$c.json" <<JSON
-{
-  "simulation": {"dt": 0.1, "t_stop": 60000, "seed": 7, "bind": "none"},
-  "populations": [
-    {"name": "M", "model": "spike_source", "size": 16},
-    {"name": "P", "model": "iaf_psc_delta", "size": 16,
-     "params": {"E_L": 0, "V_th": 15, "V_reset": 0, "V_m": 0, "tau_m": 10, "t_ref": 2}}
-  ],
-  "projections": [
-    {"source": "M", "target": "P", "rule": "all_to_all", "weight": 0.0, "delay": 1.0}
-  ],
-  "record": {"spikes": ["P"]},
-  "twin": {
-    "regime": "replay",
-    "source": {"kind": "file", "path": "$c.csv"},
-    "mirror": "M", "predict": "P",
-    "assimilate": {"projection": 0, "eta": 0.5, "tau_ms": 5, "w_min": -30, "w_max": 30}
-  }
-}
-JSON
+  "$py" "$here/twin_config.py" "$c.json" --regime replay --file "$c.csv" --t-stop 60000 \
+    --seed 7 --assimilate '{"w_min": -30, "w_max": 30}' || die "config"
 done
 "$mpirun" -n 1 "$ntwin" run wave.json --out w1 --quiet || die "wave run on 1 rank"
 "$mpirun" -n 1 "$ntwin" run shifted.json --out s1 --quiet || die "shifted run"

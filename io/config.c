@@ -66,7 +66,7 @@ static const char *const late_names[] = {"drop", "shift", "abort"};
 static const char *const stimpol_names[] = {"off", "periodic", "burst"};
 static const char *const twin_keys[] = {"regime", "source", "mirror",
                                         "predict", "assimilate", "fidelity",
-                                        "timing", "stimulation"};
+                                        "timing", "stimulation", "stim_input"};
 static const char *const tsrc_keys[] = {"kind", "path", "format", "from_s",
                                         "to_s", "pace", "events", "commands",
                                         "max_msg_bytes"};
@@ -1179,6 +1179,18 @@ static int parse_twin(const cfg_ctx *c, ntw_config *cfg, json_t *root) {
                     "must be another population of the mirror's size "
                     "(%" PRIu64 ", one predictor per electrode) (got '%s')",
                     cfg->pops[t->mirror].size, json_string_value(v));
+  t->stim_input = -1;
+  if ((v = json_object_get(jt, "stim_input")) != NULL) {
+    NTW_TRY(pop_ref(c, v, "twin.stim_input", &t->stim_input));
+    if (strcmp(cfg->pops[t->stim_input].model, "spike_source") != 0 ||
+        cfg->pops[t->stim_input].size != cfg->pops[t->mirror].size ||
+        t->stim_input == t->mirror)
+      return CFG_FAIL(c, "twin.stim_input",
+                      "must be another spike_source population of the "
+                      "mirror's size (%" PRIu64 ", one neuron per electrode) "
+                      "(got '%s')",
+                      cfg->pops[t->mirror].size, json_string_value(v));
+  }
   NTW_TRY(parse_twin_source(c, t, jt));
   NTW_TRY(parse_twin_assim(c, cfg, t, jt));
   json_t *jf, *jm;

@@ -205,6 +205,7 @@ typedef struct {
   char events[256], commands[256]; /* link endpoints */
   uint64_t max_msg_bytes;
   int mirror, predict;     /* population indices */
+  int stim_input;          /* population told of the twin's own stimulation, -1 = none */
   /* online assimilation of mirror -> predict weights */
   int assim_proj;          /* projection index, -1 = none */
   double eta, a, tau_ms, w_min, w_max, every_ms, until_s;

@@ -69,6 +69,7 @@ struct ntw_twin {
   double dt;
   int D;
   uint64_t mfirst, pfirst, npop; /* mirror/predict first gid, size */
+  uint64_t sfirst;               /* stim_input first gid */
   uint32_t nch;                  /* channels in use (<= npop) */
   float *W;                      /* npop x npop, W[k * npop + j] */
   int64_t dsteps;                /* delay of the assimilated projection */
@@ -103,6 +104,8 @@ struct ntw_twin {
   VEC(pend) pending;
   VEC(tev) win_bio;     /* this window's injected events */
   VEC(uint64_t) win_us; /* their times in the biology's clock */
+  VEC(tev) stim_force;  /* our own stimulation pulses, to force on stim_input */
+  uint64_t stim_forced, stim_force_missed;
   uint64_t win_last_recv;  /* latest t_recv of an injected event */
   double win_release_us;   /* local release time of this window */
   /* everything, for twin.h5 and the fidelity */
@@ -488,6 +491,42 @@ static void set_w(uint64_t src, uint64_t tgt, float *w, void *ctx) {
   *w = tw->W[(tgt - tw->pfirst) * tw->npop + (src - tw->mfirst)];
 }
 
+static int ctl_reserve(ntw_twin *tw, size_t nev) {
+  if (nev * 2 <= tw->ctl_cap) return 0;
+  size_t cap = 2 * nev + 64;
+  int64_t *b = realloc(tw->ctl_buf, cap * sizeof *b);
+  NTW_ALLOC_CHECK(b);
+  tw->ctl_buf = b;
+  tw->ctl_cap = cap;
+  return 0;
+}
+
+/* Rank 0: the window's forced spikes as (gid, stamp) pairs in ctl_buf: the
+ * recorded events on the mirror, then our own stimulation pulses on
+ * stim_input (a pulse whose step is already executed is counted and
+ * skipped). *nev gets their number. */
+static int fill_control(ntw_twin *tw, int64_t lo, int32_t *nev) {
+  NTW_TRY(ctl_reserve(tw, tw->win_bio.n + tw->stim_force.n));
+  int32_t i = 0;
+  for (size_t k = 0; k < tw->win_bio.n; k++, i++) {
+    tw->ctl_buf[2 * i] = (int64_t)(tw->mfirst + tw->win_bio.v[k].ch);
+    tw->ctl_buf[2 * i + 1] = tw->win_bio.v[k].stamp;
+  }
+  for (size_t k = 0; k < tw->stim_force.n; k++) {
+    if (tw->stim_force.v[k].stamp - 1 < lo) {
+      tw->stim_force_missed++;
+      continue;
+    }
+    tw->ctl_buf[2 * i] = (int64_t)(tw->sfirst + tw->stim_force.v[k].ch);
+    tw->ctl_buf[2 * i + 1] = tw->stim_force.v[k].stamp;
+    tw->stim_forced++;
+    i++;
+  }
+  tw->stim_force.n = 0;
+  *nev = i;
+  return 0;
+}
+
 static int before_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
   ntw_twin *tw = ctx;
   ctl_hdr h = {0};
@@ -505,7 +544,7 @@ static int before_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
     }
     sort_window(tw);
     h.stop = tw->failed ? CTL_FAIL : tw->stop_reason[0] ? CTL_STOP : CTL_RUN;
-    h.nev = (int32_t)tw->win_bio.n;
+    NTW_TRY(fill_control(tw, lo, &h.nev));
     h.wupd = tw->w_push;
     tw->w_push = false;
   }
@@ -524,18 +563,7 @@ static int before_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
   } else {
     MPI_Bcast(&h, 4, MPI_INT32_T, 0, MPI_COMM_WORLD);
   }
-  if ((size_t)h.nev * 2 > tw->ctl_cap) {
-    size_t cap = 2 * (size_t)h.nev + 64;
-    int64_t *b = realloc(tw->ctl_buf, cap * sizeof *b);
-    NTW_ALLOC_CHECK(b);
-    tw->ctl_buf = b;
-    tw->ctl_cap = cap;
-  }
-  if (tw->rank == 0)
-    for (int32_t i = 0; i < h.nev; i++) {
-      tw->ctl_buf[2 * i] = (int64_t)(tw->mfirst + tw->win_bio.v[i].ch);
-      tw->ctl_buf[2 * i + 1] = tw->win_bio.v[i].stamp;
-    }
+  NTW_TRY(ctl_reserve(tw, (size_t)h.nev));
   if (h.nev) MPI_Bcast(tw->ctl_buf, 2 * h.nev, MPI_INT64_T, 0, MPI_COMM_WORLD);
   if (h.wupd) MPI_Bcast(tw->W, (int)(tw->npop * tw->npop), MPI_FLOAT, 0, MPI_COMM_WORLD);
   if (h.stop == CTL_FAIL) {
@@ -709,6 +737,24 @@ static void send_stim(ntw_twin *tw, int64_t hi, bool sham) {
                                bnow + (uint64_t)llround(p * tc->stim_pulse_interval_ms * 1e3),
                                (float)tc->stim_amplitude, tc->stim_duration_us};
   int r = sham ? 2 : ntw_biolink_send_stim(tw->link, st, n);
+  if (r == 0 && tc->stim_input >= 0)
+    /* tell the twin's own network: the pulse at biology time b is the spike
+     * of stim_input neuron k at step floor((b - B0) / dt) + 1 */
+    for (uint32_t q = 0; q < n; q++) {
+      const uint64_t b = st[q].t_us;
+      const int64_t stamp = b < tw->B0 ? 0
+          : (int64_t)floor((double)(b - tw->B0) / (tw->dt * 1e3)) + 1;
+      const int32_t k = tw->idx_of_id[st[q].channel];
+      if (k < 0) continue;
+      tev x = {(uint32_t)k, stamp};
+      if (tw->stim_force.n == tw->stim_force.cap) {
+        size_t c = tw->stim_force.cap ? 2 * tw->stim_force.cap : 256;
+        tev *nv = realloc(tw->stim_force.v, c * sizeof *nv);
+        if (!nv) break;
+        tw->stim_force.v = nv, tw->stim_force.cap = c;
+      }
+      tw->stim_force.v[tw->stim_force.n++] = x;
+    }
   free(st);
   const uint64_t sent_at = local_now(tw);
   const float lat = tw->win_last_recv && sent_at >= tw->win_last_recv
@@ -900,6 +946,7 @@ int ntw_twin_create(ntw_engine *e, const char *outdir, int quiet, ntw_twin **out
   tw->D = st.window_steps;
   tw->mfirst = cfg->pops[tw->tc->mirror].first_gid;
   tw->pfirst = cfg->pops[tw->tc->predict].first_gid;
+  tw->sfirst = tw->tc->stim_input >= 0 ? cfg->pops[tw->tc->stim_input].first_gid : 0;
   tw->npop = cfg->pops[tw->tc->mirror].size;
   snprintf(tw->outdir, sizeof tw->outdir, "%s", outdir);
   tw->W = malloc(tw->npop * tw->npop * sizeof *tw->W + 1);
@@ -1226,6 +1273,8 @@ int ntw_twin_finish(ntw_twin *tw, json_t **report) {
     json_object_set_new(o, "stims_sent", json_integer((json_int_t)tw->stims_sent));
     json_object_set_new(o, "stims_dropped", json_integer((json_int_t)tw->stims_dropped));
     json_object_set_new(o, "stims_sham", json_integer((json_int_t)tw->shams));
+    json_object_set_new(o, "stim_input_spikes", json_integer((json_int_t)tw->stim_forced));
+    json_object_set_new(o, "stim_input_missed", json_integer((json_int_t)tw->stim_force_missed));
     json_object_set_new(o, "stop_reason", json_string(tw->failed ? "failed"
                                                       : tw->stop_reason[0] ? tw->stop_reason : "t_stop"));
     if (tw->link) {
@@ -1298,7 +1347,7 @@ void ntw_twin_destroy(ntw_twin **ptw) {
   ntw_recording_destroy(&tw->rec);
   free(tw->W), free(tw->ctl_buf), free(tw->gbuf), free(tw->gcounts), free(tw->gdispl);
   free(tw->idx_of_id), free(tw->label), free(tw->x_um), free(tw->y_um), free(tw->ch_id);
-  free(tw->pending.v), free(tw->win_bio.v), free(tw->win_us.v), free(tw->bio.v), free(tw->bio_us.v);
+  free(tw->pending.v), free(tw->win_bio.v), free(tw->win_us.v), free(tw->stim_force.v), free(tw->bio.v), free(tw->bio_us.v);
   free(tw->pred.v), free(tw->stims.v), free(tw->lag_ms.v), free(tw->lat_ms.v), free(tw->fid_t.v);
   free(tw->fid_gamma.v), free(tw->fid_corr.v), free(tw->fid_gamma_sym.v), free(tw->fid_gamma_ch.v);
   free(tw->fid_nbio.v), free(tw->fid_npred.v), free(tw->W_hist.v);

@@ -26,11 +26,13 @@ net = c["network"]
 twin = {
   "simulation": {"dt": 0.1, "t_stop": 20000.0, "seed": 5, "bind": "none"},
   "populations": [{"name": "M", "model": "spike_source", "size": 60},
+                  {"name": "S", "model": "spike_source", "size": 60},
                   {"name": "P", "model": "iaf_psc_delta", "size": 60,
                    "params": {"E_L": 0.0, "V_th": 15.0, "V_reset": 0.0, "V_m": 0.0}}],
-  "projections": [{"source": "M", "target": "P", "rule": "all_to_all", "weight": 0.0, "delay": 1.0}],
+  "projections": [{"source": "M", "target": "P", "rule": "all_to_all", "weight": 0.0, "delay": 1.0},
+                  {"source": "S", "target": "P", "rule": "one_to_one", "weight": 20.0, "delay": 2.0}],
   "record": {"spikes": ["P"]},
-  "twin": {"regime": "closed-loop", "mirror": "M", "predict": "P",
+  "twin": {"regime": "closed-loop", "mirror": "M", "predict": "P", "stim_input": "S",
            "source": {"kind": "link", "events": sys.argv[2], "commands": sys.argv[3]},
            "assimilate": {"projection": 0, "eta": 0.05, "tau_ms": 5.0},
            "timing": {"allowance_ms": 20.0, "peer_timeout_ms": 3000.0},
@@ -63,6 +65,16 @@ want(t["stims_sent"] >= 5, "stimulations sent %d < 5" % t["stims_sent"])
 want(c["stimulation"]["received"] == cmds, "culture received %d commands, twin sent %d"
      % (c["stimulation"]["received"], cmds))
 want(c["stimulation"]["applied"] == cmds, "culture applied %d of %d" % (c["stimulation"]["applied"], cmds))
+# the twin told its own network: one stim_input spike per pulse, and the
+# predictor of a stimulated electrode fires 2 ms (the S -> P delay) later
+want(t["stim_input_spikes"] + t["stim_input_missed"] == cmds and t["stim_input_spikes"] > 0,
+     "stim_input spikes %d + missed %d != %d commands" % (t["stim_input_spikes"], t["stim_input_missed"], cmds))
+import h5py as _h
+sp = _h.File("twin/spikes.h5", "r")["spikes/P"]
+pt, pn = sp["timestamps"][:], sp["node_ids"][:]
+st_t, st_c = f["stim/t_ms"][:], f["stim/channel"][:]
+hits = sum(1 for tt, cc in zip(st_t, st_c) if np.any((pn == cc) & (pt > tt) & (pt <= tt + 100 + 3)))
+want(hits >= 0.9 * len(st_t), "predictors of stimulated electrodes fired after %d of %d stimulations" % (hits, len(st_t)))
 lab_t = [x.decode() for x in f["layout/label"][:]]
 lab_c = [x.decode() for x in g["mea/label"][:]]
 want(lab_t == lab_c, "the twin's layout is not the culture's")

@@ -14,17 +14,7 @@
 # different file, so the comparison is shown to be able to fail.
 set -u
 ntwin=$1 mpirun=$2 h5diff=$3 configs=$4 work=$5
-py=/usr/bin/python3
-TIMEOUT=${NTWIN_TEST_TIMEOUT:-120}
-
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-die() { echo "FAIL: $*" >&2; exit 1; }
-
-# jget FILE FIELD: print a top-level field of a JSON file.
-jget() {
-  "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
-}
+. "$(dirname "$0")/lib.sh"
 
 rm -rf "$work" && mkdir -p "$work" || die "cannot create work dir $work"
 cfg=$work/brunel-300ms.json

@@ -13,14 +13,7 @@
 # when no libfabric provider works here or ntwin was built without it.
 set -u
 ntwin=$1 mpirun=$2 configs=$3 work=$4
-py=/usr/bin/python3
-TIMEOUT=${NTWIN_TEST_TIMEOUT:-120}
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-die() { echo "FAIL: $*" >&2; exit 1; }
-jget() {
-  "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
-}
+. "$(dirname "$0")/lib.sh"
 
 rm -rf "$work" && mkdir -p "$work" || die "cannot create work dir $work"
 cfg=$work/brunel-300ms.json

@@ -22,14 +22,7 @@
 #     prove nothing.
 set -u
 ntwin=$1 mpirun=$2 configs=$3 data=$4 work=$5
-py=/usr/bin/python3
-TIMEOUT=${NTWIN_TEST_TIMEOUT:-120}
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-die() { echo "FAIL: $*" >&2; exit 1; }
-jget() {
-  "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
-}
+. "$(dirname "$0")/lib.sh"
 
 rm -rf "$work" && mkdir -p "$work" || die "cannot create work dir $work"
 # mkcfg SRC DST T_STOP DELAY_MS|- [weights]: a copy cut to T_STOP ms, every

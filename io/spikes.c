@@ -12,6 +12,7 @@
  * it, so a failing rank never leaves the others waiting. A writer that failed
  * once is "broken": it refuses further appends and never commits. */
 #include "io/spikes.h"
+#include "io/collective.h"
 
 #include "core/ntw_error.h"
 
@@ -47,14 +48,7 @@ struct ntw_spike_writer {
 /* All ranks learn whether any rank failed. A rank that failed keeps its own
  * message; the others record that the failure was elsewhere. */
 static int ntw__spikes_agree(MPI_Comm comm, int err, const char *path) {
-  int global = 0;
-  if (MPI_Allreduce(&err, &global, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
-    return NTW_ERR(NTW_ERR_MPI, "%s: MPI_Allreduce failed while writing spikes",
-                   path);
-  if (global == 0) return 0;
-  if (err != 0) return err;
-  return NTW_ERR(NTW_ERR_REMOTE, "%s: spike report failed on another rank",
-                 path);
+  return ntw_io_agree(comm, err, path, "spike report");
 }
 
 static char *ntw__strdup(const char *s) {
@@ -230,9 +224,8 @@ int ntw_spikes_open(MPI_Comm comm, const char *path, size_t npops,
   /* Local preparation, then one agreement before the collective create. */
   err = ntw__spikes_check_args(path, npops, pop_names, dt);
   if (err == 0) {
-    size_t len = strlen(path);
     w->path = ntw__strdup(path);
-    w->tmp_path = malloc(len + 5);
+    w->tmp_path = ntw_io_tmp_name(path);
     w->ts_dset = malloc(npops * sizeof *w->ts_dset);
     w->id_dset = malloc(npops * sizeof *w->id_dset);
     w->count = calloc(npops, sizeof *w->count);
@@ -240,8 +233,6 @@ int ntw_spikes_open(MPI_Comm comm, const char *path, size_t npops,
       err = NTW_ERR(NTW_ERR_NOMEM, "%s: out of memory opening spike report",
                     path);
     } else {
-      memcpy(w->tmp_path, path, len);
-      memcpy(w->tmp_path + len, ".tmp", 5);
       for (size_t p = 0; p < npops; p++) w->ts_dset[p] = w->id_dset[p] = -1;
     }
   }
@@ -549,7 +540,7 @@ int ntw_spikes_close(ntw_spike_writer **wp, bool commit) {
   ntw_spike_writer *w = *wp;
   *wp = NULL;
   MPI_Comm comm = MPI_COMM_NULL;
-  int err = 0, rank = w->rank;
+  int err = 0;
   bool broken = w->broken;
   char *path = w->path, *tmp = w->tmp_path;
   w->path = w->tmp_path = NULL; /* keep them past the release */
@@ -570,20 +561,7 @@ int ntw_spikes_close(ntw_spike_writer **wp, bool commit) {
                   "%s: spike report not saved after an earlier write error",
                   path);
 
-  int rc = 0;
-  if (rank == 0) {
-    if (commit && err == 0) {
-      if (rename(tmp, path) != 0) rc = -1;
-    } else {
-      remove(tmp);
-    }
-  }
-  /* Nobody returns before the rename, and all ranks learn its outcome. */
-  if (MPI_Bcast(&rc, 1, MPI_INT, 0, comm) != MPI_SUCCESS && err == 0)
-    err = NTW_ERR(NTW_ERR_MPI, "%s: MPI_Bcast failed closing spike report",
-                  path);
-  if (rc != 0 && err == 0)
-    err = NTW_ERR(NTW_ERR_IO, "%s: cannot rename %s into place", path, tmp);
+  err = ntw_io_commit_tmp(comm, err, commit, tmp, path);
   MPI_Comm_free(&comm);
 cleanup:
   free(tmp);

@@ -13,6 +13,7 @@
  * Allreduce before the next collective that depends on them; a writer that
  * failed once is broken, refuses appends and never commits. */
 #include "io/weights.h"
+#include "io/collective.h"
 
 #include "core/ntw_error.h"
 
@@ -52,13 +53,7 @@ struct ntw_weight_writer {
 };
 
 static int agree(MPI_Comm comm, int err, const char *path) {
-  int global = 0;
-  if (MPI_Allreduce(&err, &global, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
-    return NTW_ERR(NTW_ERR_MPI, "%s: MPI_Allreduce failed writing weights", path);
-  if (global == 0) return 0;
-  if (err != 0) return err;
-  return NTW_ERR(NTW_ERR_REMOTE, "%s: weight recording failed on another rank",
-                 path);
+  return ntw_io_agree(comm, err, path, "weight recording");
 }
 
 static herr_t attr_str(hid_t obj, const char *name, const char *value) {
@@ -343,14 +338,12 @@ int ntw_weights_open(MPI_Comm comm, const char *path, size_t nsets,
   MPI_Comm_size(w->comm, &w->nranks);
   size_t len = strlen(path);
   w->path = malloc(len + 1);
-  w->tmp_path = malloc(len + 5);
+  w->tmp_path = ntw_io_tmp_name(path);
   w->sets = calloc(nsets + 1, sizeof *w->sets);
   if (!w->path || !w->tmp_path || !w->sets) {
     err = NTW_ERR(NTW_ERR_NOMEM, "%s: out of memory", path);
   } else {
     memcpy(w->path, path, len + 1);
-    memcpy(w->tmp_path, path, len);
-    memcpy(w->tmp_path + len, ".tmp", 5);
     for (size_t k = 0; k < nsets; k++) w->sets[k].times = w->sets[k].weights = -1;
   }
   NTW_GOTO(err, agree(w->comm, err, path), fail);
@@ -496,7 +489,7 @@ int ntw_weights_close(ntw_weight_writer **wp, bool commit) {
   ntw_weight_writer *w = *wp;
   *wp = NULL;
   MPI_Comm comm = MPI_COMM_NULL;
-  int err = 0, rank = w->rank;
+  int err = 0;
   bool broken = w->broken;
   char *path = w->path, *tmp = w->tmp_path;
   w->path = w->tmp_path = NULL;
@@ -510,17 +503,7 @@ int ntw_weights_close(ntw_weight_writer **wp, bool commit) {
   if (err == 0 && broken && commit)
     err = NTW_ERR(NTW_ERR_IO, "%s: weights not saved after an earlier write error",
                   path);
-  int rc = 0;
-  if (rank == 0) {
-    if (commit && err == 0)
-      rc = rename(tmp, path) != 0 ? -1 : 0;
-    else
-      remove(tmp);
-  }
-  if (MPI_Bcast(&rc, 1, MPI_INT, 0, comm) != MPI_SUCCESS && err == 0)
-    err = NTW_ERR(NTW_ERR_MPI, "%s: MPI_Bcast failed closing weights", path);
-  if (rc != 0 && err == 0)
-    err = NTW_ERR(NTW_ERR_IO, "%s: cannot rename %s into place", path, tmp);
+  err = ntw_io_commit_tmp(comm, err, commit, tmp, path);
   MPI_Comm_free(&comm);
 out:
   free(tmp);

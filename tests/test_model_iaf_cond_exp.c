@@ -47,19 +47,6 @@ typedef ntw_test_sim sim;
 
 #define MAXSP 4096
 
-/* Returns the engine's error code (0 on success); on success s is built. */
-static int sim_try(sim *s, const char *json, const char *strategy) {
-  memset(s, 0, sizeof *s);
-  int P;
-  MPI_Comm_size(MPI_COMM_WORLD, &P);
-  int err = ntw_config_parse(json, strlen(json), "test.json", &s->cfg);
-  if (err) fprintf(stderr, "%s\n", ntw_error_msg());
-  assert_int_equal(err, 0);
-  assert_int_equal(ntw_part_create(strategy, s->cfg->n_neurons, P, &s->part), 0);
-  assert_int_equal(ntw_comm_create("mpi", MPI_COMM_WORLD, &s->comm), 0);
-  return ntw_engine_create(s->cfg, s->comm, s->part, &s->eng);
-}
-
 /* V of gid on whichever rank owns it, on every rank. */
 static double global_v(const ntw_engine *e, uint64_t gid) {
   double v = ntw_engine_get_v(e, gid), m;
@@ -374,38 +361,24 @@ static void test_dc_spike_times(void **state) {
 }
 
 static void expect_error(const char *params, const char *field) {
-  char json[2048];
-  snprintf(json, sizeof json,
-           "{\"simulation\": {\"dt\": 0.1, \"t_stop\": 1.0},"
-           " \"populations\": [{\"name\": \"E\", \"model\": \"iaf_cond_exp\","
-           " \"size\": 3, \"params\": %s}]}",
-           params);
-  sim m;
-  int err = sim_try(&m, json, "round_robin");
-  assert_int_not_equal(err, 0);
-  const char *msg = ntw_error_msg();
-  printf("  %s -> %s\n", params, msg);
-  char want[256];
-  snprintf(want, sizeof want, "test.json: populations[0].params.%s:", field);
-  assert_non_null(strstr(msg, want));
-  sim_free(&m);
+  ntw_test_expect_param_error("iaf_cond_exp", params, field);
 }
 
 static void test_bad_params(void **state) {
   (void)state;
-  expect_error("{\"g_L\": 0}", "g_L");
-  expect_error("{\"g_L\": -5}", "g_L");
-  expect_error("{\"tau_syn_in\": 0}", "tau_syn_in");
-  expect_error("{\"tau_syn_in\": -2}", "tau_syn_in");
-  expect_error("{\"tau_syn_ex\": 0}", "tau_syn_ex");
-  expect_error("{\"C_m\": 0}", "C_m");
-  expect_error("{\"t_ref\": -1}", "t_ref");
-  expect_error("{\"V_reset\": -50}", "V_reset");
-  expect_error("{\"n_substeps\": 2.5}", "n_substeps");
-  expect_error("{\"n_substeps\": -1}", "n_substeps");
-  expect_error("{\"g_in\": -1}", "g_in");
-  expect_error("{\"tau_m\": 10}", "tau_m");
-  expect_error("{\"g_L\": {\"distribution\": \"uniform\", \"low\": 5, \"high\": 10}}", "g_L");
+  expect_error("\"g_L\": 0", "g_L");
+  expect_error("\"g_L\": -5", "g_L");
+  expect_error("\"tau_syn_in\": 0", "tau_syn_in");
+  expect_error("\"tau_syn_in\": -2", "tau_syn_in");
+  expect_error("\"tau_syn_ex\": 0", "tau_syn_ex");
+  expect_error("\"C_m\": 0", "C_m");
+  expect_error("\"t_ref\": -1", "t_ref");
+  expect_error("\"V_reset\": -50", "V_reset");
+  expect_error("\"n_substeps\": 2.5", "n_substeps");
+  expect_error("\"n_substeps\": -1", "n_substeps");
+  expect_error("\"g_in\": -1", "g_in");
+  expect_error("\"tau_m\": 10", "tau_m");
+  expect_error("\"g_L\": {\"distribution\": \"uniform\", \"low\": 5, \"high\": 10}", "g_L");
 }
 
 static const struct CMUnitTest tests[] = {

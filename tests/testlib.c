@@ -166,3 +166,119 @@ void ntw_test_check_lif_train(const ntw_test_spikes *all, uint64_t gid, double t
   assert_true(k >= 3);
 }
 
+
+void ntw_test_expect_param_error(const char *model, const char *params,
+                                 const char *field) {
+  char json[2048];
+  snprintf(json, sizeof json,
+           "{\"simulation\": {\"dt\": 0.1, \"t_stop\": 1.0},"
+           " \"populations\": [{\"name\": \"E\", \"model\": \"%s\", \"size\": 3,"
+           " \"params\": {%s}}]}",
+           model, params);
+  ntw_test_sim m;
+  int err = ntw_test_sim_try(&m, json, MPI_COMM_WORLD, "round_robin");
+  const char *msg = ntw_error_msg();
+  print_message("  {%s} -> %s\n", params, err ? msg : "(accepted)");
+  assert_int_not_equal(err, 0);
+  assert_null(m.eng);
+  char want[256];
+  snprintf(want, sizeof want, "test.json: populations[0].params.%s:", field);
+  assert_non_null(strstr(msg, want));
+  assert_null(strchr(msg, '\n'));
+  ntw_test_sim_free(&m);
+}
+
+enum { PSP_NSTEP = 400 }; /* steps run (40 ms at dt = 0.1) */
+
+typedef struct {
+  int n;
+  double *v; /* [n][PSP_NSTEP + 1]: V at step k*dt; -inf where not local */
+  int bad_window;
+} psp_trace;
+
+static void psp_read_v(ntw_engine *e, int64_t k, psp_trace *tr) {
+  for (int j = 0; j < tr->n; j++) {
+    double v = ntw_engine_get_v(e, 1 + (uint64_t)j);
+    if (!isnan(v) && k <= PSP_NSTEP) tr->v[(size_t)j * (PSP_NSTEP + 1) + k] = v;
+  }
+}
+
+static int psp_probe(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
+  psp_trace *tr = ctx;
+  if (hi - lo != 1) tr->bad_window = 1;
+  psp_read_v(e, hi, tr);
+  return 0;
+}
+
+void ntw_test_check_psp(const char *model, const ntw_test_psp_target *tg, int n,
+                        ntw_test_psp_fn psp, double *peak) {
+  char json[8192];
+  int o = snprintf(json, sizeof json,
+                   "{\"simulation\": {\"dt\": 0.1, \"t_stop\": 40.0},"
+                   " \"populations\": [{\"name\": \"pre\", \"model\": \"%s\","
+                   " \"size\": 1, \"params\": {\"E_L\": 0, \"V_th\": 15, \"V_reset\": 0}}",
+                   model);
+  for (int j = 0; j < n; j++)
+    o += snprintf(json + o, sizeof json - o,
+                  ", {\"name\": \"T%d\", \"model\": \"%s\", \"size\": 1,"
+                  " \"params\": {\"V_th\": 1000, %s}}",
+                  j, model, tg[j].params);
+  o += snprintf(json + o, sizeof json - o, "], \"projections\": [");
+  for (int j = 0; j < n; j++)
+    o += snprintf(json + o, sizeof json - o,
+                  "%s{\"source\": \"pre\", \"target\": \"T%d\", \"rule\": \"one_to_one\","
+                  " \"weight\": %.17g, \"delay\": %g}",
+                  j ? ", " : "", j, tg[j].w, tg[j].delay);
+  snprintf(json + o, sizeof json - o,
+           "], \"stimuli\": [{\"type\": \"dc\", \"target\": \"pre\", \"amplitude\": 1e5,"
+           " \"start\": 1.0, \"stop\": 1.1}]}");
+  const char *strategies[] = {"round_robin", "block"};
+  const size_t nv = (size_t)n * (PSP_NSTEP + 1);
+  for (int s = 0; s < 2; s++) {
+    ntw_test_sim m;
+    ntw_test_sim_build(&m, json, MPI_COMM_WORLD, strategies[s]);
+    ntw_engine_stats st;
+    ntw_engine_get_stats(m.eng, &st);
+    assert_int_equal(st.window_steps, 1);
+    psp_trace tr = {n, malloc(nv * sizeof(double)), 0};
+    assert_non_null(tr.v);
+    for (size_t i = 0; i < nv; i++) tr.v[i] = -INFINITY;
+    psp_read_v(m.eng, 0, &tr);
+    ntw_test_spikes loc = {0}, all = {0};
+    assert_int_equal(ntw_engine_add_hook(m.eng, NTW_HOOK_AFTER_WINDOW, psp_probe, &tr), 0);
+    assert_int_equal(ntw_engine_add_hook(m.eng, NTW_HOOK_AFTER_WINDOW, ntw_test_collect, &loc), 0);
+    assert_int_equal(ntw_engine_run(m.eng, PSP_NSTEP), 0);
+    ntw_test_gather(&loc, &all, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, tr.v, (int)nv, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &tr.bad_window, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    assert_int_equal(tr.bad_window, 0);
+    /* exactly one spike in the whole network: pre's, at 1.1 ms */
+    assert_int_equal(all.n, 1);
+    assert_int_equal(all.gid[0], 0);
+    assert_true(fabs(all.t[0] - 1.1) < 1e-12);
+    for (int j = 0; j < n; j++) {
+      const double dt = 0.1, t_arr = all.t[0] + tg[j].delay;
+      const int64_t k_arr = llround(t_arr / dt);
+      double err = 0, pk = 0;
+      for (int64_t k = 0; k <= PSP_NSTEP; k++) {
+        double v = tr.v[(size_t)j * (PSP_NSTEP + 1) + k];
+        assert_true(isfinite(v));
+        double expect = tg[j].E_L;
+        if (k > k_arr)
+          expect += psp((double)(k - k_arr) * dt, tg[j].w, tg[j].tau_s, tg[j].tau_m,
+                        tg[j].C);
+        err = fmax(err, fabs(v - expect));
+        if (fabs(v - tg[j].E_L) > fabs(pk)) pk = v - tg[j].E_L;
+      }
+      print_message("  %s %s T%d: |V - V_analytic| max %.3g mV over %d steps"
+                    " (PSP peak %.7f mV)\n",
+                    model, strategies[s], j, err, PSP_NSTEP + 1, pk);
+      assert_true(err < 1e-9);
+      peak[s * n + j] = pk;
+    }
+    free(tr.v);
+    ntw_test_spikes_free(&loc);
+    ntw_test_spikes_free(&all);
+    ntw_test_sim_free(&m);
+  }
+}

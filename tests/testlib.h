@@ -60,6 +60,29 @@ void ntw_test_check_lif_train(const ntw_test_spikes *all, uint64_t gid,
                               double C, double theta, double vreset, double v0,
                               double tref, double dt, double t_stop);
 
+/* A population of `model` (3 neurons) with params `params` (JSON members,
+ * without braces) must be refused with one line naming
+ * "test.json: populations[0].params.<field>:". Asserts. */
+void ntw_test_expect_param_error(const char *model, const char *params,
+                                 const char *field);
+
+/* The PSP check of the current-based LIF models: neuron "pre" (gid 0) of
+ * `model` spikes once at 1.1 ms (a 1e5 pA pulse in [1.0, 1.1) ms); it
+ * reaches target j (gid 1 + j, V_th high, its own params) one_to_one with
+ * weight w and delay; after every window (one step: the minimum delay is
+ * dt = 0.1) V_j must equal E_L + psp(t - t_arrival, ...) to 1e-9 mV over
+ * 400 steps, on round_robin and block. peak[s * n + j] gets the signed
+ * largest deviation of V_j from E_L (strategy s) for the model's own
+ * checks. Asserts. */
+typedef struct {
+  const char *params; /* JSON members of the target's params */
+  double w, delay, E_L, tau_s, tau_m, C;
+} ntw_test_psp_target;
+typedef double (*ntw_test_psp_fn)(double t, double w, double tau_s, double tau_m,
+                                  double C);
+void ntw_test_check_psp(const char *model, const ntw_test_psp_target *tg, int n,
+                        ntw_test_psp_fn psp, double *peak);
+
 /* MPI_Init, run the group (stdout of ranks > 0 silenced), MPI_Finalize;
  * returns 1 if any rank failed. */
 int ntw_test_main(int argc, char **argv, const struct CMUnitTest *tests, size_t n);

@@ -282,3 +282,40 @@ void ntw_test_check_psp(const char *model, const ntw_test_psp_target *tg, int n,
     ntw_test_sim_free(&m);
   }
 }
+
+void ntw_test_check_dc_exact(const char *model) {
+  /* A: I_e = 500 pA from t = 0 (V_m defaults to E_L = -65). B: the same
+   * current from a DC stimulus switched on at 7.3 ms. C: tau_m = 20,
+   * 370 pA, V_m = 5 above E_L, reset 10 above, t_ref = 2.5. Synaptic time
+   * constants are irrelevant without input (set to odd values). */
+  char json[2048];
+  snprintf(json, sizeof json,
+      "{\"simulation\": {\"dt\": 0.1, \"t_stop\": 100.0},"
+      " \"populations\": ["
+      "  {\"name\": \"A\", \"model\": \"%s\", \"size\": 1, \"params\":"
+      "   {\"tau_m\": 10, \"C_m\": 250, \"E_L\": -65, \"V_th\": -50, \"V_reset\": -65,"
+      "    \"t_ref\": 2, \"I_e\": 500, \"tau_syn_ex\": 0.5, \"tau_syn_in\": 3}},"
+      "  {\"name\": \"B\", \"model\": \"%s\", \"size\": 1, \"params\":"
+      "   {\"tau_m\": 10, \"C_m\": 250, \"E_L\": -65, \"V_th\": -50, \"V_reset\": -65,"
+      "    \"V_m\": -65, \"t_ref\": 2}},"
+      "  {\"name\": \"C\", \"model\": \"%s\", \"size\": 1, \"params\":"
+      "   {\"tau_m\": 20, \"C_m\": 250, \"E_L\": 0, \"V_th\": 20, \"V_reset\": 10,"
+      "    \"V_m\": 5, \"t_ref\": 2.5, \"I_e\": 370, \"tau_syn_ex\": 20}}],"
+      " \"stimuli\": [{\"type\": \"dc\", \"target\": \"B\", \"amplitude\": 500, \"start\": 7.3}]}",
+           model, model, model);
+  const char *strategies[] = {"round_robin", "block"};
+  for (int s = 0; s < 2; s++) {
+    ntw_test_sim m;
+    ntw_test_sim_build(&m, json, MPI_COMM_WORLD, strategies[s]);
+    ntw_test_spikes loc = {0}, all = {0};
+    assert_int_equal(ntw_engine_add_hook(m.eng, NTW_HOOK_AFTER_WINDOW, ntw_test_collect, &loc), 0);
+    assert_int_equal(ntw_engine_run(m.eng, ntw_engine_steps(m.eng, 100.0)), 0);
+    ntw_test_gather(&loc, &all, MPI_COMM_WORLD);
+    ntw_test_check_lif_train(&all, 0, 0.0, 500, 10, 250, 15, 0, 0, 2, 0.1, 100.0);
+    ntw_test_check_lif_train(&all, 1, 7.3, 500, 10, 250, 15, 0, 0, 2, 0.1, 100.0);
+    ntw_test_check_lif_train(&all, 2, 0.0, 370, 20, 250, 20, 10, 5, 2.5, 0.1, 100.0);
+    ntw_test_spikes_free(&loc);
+    ntw_test_spikes_free(&all);
+    ntw_test_sim_free(&m);
+  }
+}

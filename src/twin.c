@@ -75,8 +75,13 @@ struct ntw_twin {
   int64_t dsteps;                /* delay of the assimilated projection */
   int64_t *ctl_buf;              /* events as (gid, stamp) pairs */
   size_t ctl_cap;
-  int64_t *gbuf;                 /* gather buffers */
+  int64_t *gbuf;                 /* gather buffers (send; rank 0: all) */
   size_t gcap;
+  int64_t *gall;
+  size_t gall_cap;
+  uint64_t *force_gid;           /* the window's forced spikes */
+  int64_t *force_stamp;
+  size_t force_cap;
   int *gcounts, *gdispl;
   char outdir[4096];
   int failed;                    /* CTL_FAIL was broadcast */
@@ -572,17 +577,21 @@ static int before_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
     return 0;
   }
   if (h.nev) {
-    /* gids and stamps interleaved: split in place into two halves */
-    uint64_t *g = malloc((size_t)h.nev * sizeof *g);
-    int64_t *s = malloc((size_t)h.nev * sizeof *s);
-    NTW_CHECK(g && s, NTW_ERR_NOMEM, "out of memory for bio events");
-    for (int32_t i = 0; i < h.nev; i++) {
-      g[i] = (uint64_t)tw->ctl_buf[2 * i];
-      s[i] = tw->ctl_buf[2 * i + 1];
+    /* gids and stamps arrive interleaved; the engine takes two arrays */
+    if ((size_t)h.nev > tw->force_cap) {
+      size_t cap = 2 * (size_t)h.nev + 64;
+      uint64_t *g = realloc(tw->force_gid, cap * sizeof *g);
+      if (g) tw->force_gid = g;
+      int64_t *st = realloc(tw->force_stamp, cap * sizeof *st);
+      if (st) tw->force_stamp = st;
+      NTW_CHECK(g && st, NTW_ERR_NOMEM, "out of memory for bio events");
+      tw->force_cap = cap;
     }
-    int err = ntw_engine_force_spikes(e, g, s, (size_t)h.nev);
-    free(g), free(s);
-    NTW_TRY(err);
+    for (int32_t i = 0; i < h.nev; i++) {
+      tw->force_gid[i] = (uint64_t)tw->ctl_buf[2 * i];
+      tw->force_stamp[i] = tw->ctl_buf[2 * i + 1];
+    }
+    NTW_TRY(ntw_engine_force_spikes(e, tw->force_gid, tw->force_stamp, (size_t)h.nev));
   }
   if (h.wupd && tw->tc->assim_proj >= 0)
     NTW_TRY(ntw_engine_map_weights(e, tw->tc->assim_proj, set_w, tw));
@@ -704,13 +713,13 @@ static void traces_to(ntw_twin *tw, int64_t u) {
   }
 }
 
-static void assimilate(ntw_twin *tw, const tev *ev, size_t n, double sign) {
+/* One ReSuMe step for event ev of its channel k: W[k][j] += sign eta (a +
+ * x_j), x_j read one delay before the event. */
+static void assimilate(ntw_twin *tw, const tev *ev, double sign) {
   const double eta = tw->tc->eta, a = tw->tc->a;
-  for (size_t i = 0; i < n; i++) {
-    traces_to(tw, ev[i].stamp - tw->dsteps);
-    double *row = tw->dW + (size_t)ev[i].ch * tw->nch;
-    for (uint32_t j = 0; j < tw->nch; j++) row[j] += sign * eta * (a + tw->xs[j]);
-  }
+  traces_to(tw, ev->stamp - tw->dsteps);
+  double *row = tw->dW + (size_t)ev->ch * tw->nch;
+  for (uint32_t j = 0; j < tw->nch; j++) row[j] += sign * eta * (a + tw->xs[j]);
 }
 
 static int64_t pct_sorted(const float *v, size_t n, double q, float *out) {
@@ -842,8 +851,14 @@ static int after_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
       tw->gdispl[r] = (int)total;
       total += (size_t)tw->gcounts[r];
     }
-    all = malloc((total + 1) * sizeof *all);
-    NTW_ALLOC_CHECK(all);
+    if (total + 1 > tw->gall_cap) {
+      size_t cap = 2 * total + 1024;
+      int64_t *b = realloc(tw->gall, cap * sizeof *b);
+      NTW_ALLOC_CHECK(b);
+      tw->gall = b;
+      tw->gall_cap = cap;
+    }
+    all = tw->gall;
   }
   MPI_Gatherv(tw->gbuf, cnt, MPI_INT64_T, all, tw->gcounts, tw->gdispl,
               MPI_INT64_T, 0, MPI_COMM_WORLD);
@@ -857,26 +872,20 @@ static int after_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
   }
   tw->injected += tw->win_bio.n;
   for (size_t i = 0; i < total / 2; i++) VPUSH(tw->pred, ((tev){(uint32_t)all[2 * i], all[2 * i + 1]}));
-  free(all);
   qsort(tw->pred.v + pred0, tw->pred.n - pred0, sizeof *tw->pred.v, cmp_tev);
   const ntw_twin_cfg *tc = tw->tc;
   const double t_ms = hi * tw->dt;
   if (tc->assim_proj >= 0 && tc->eta > 0 && (tc->until_s <= 0 || t_ms < tc->until_s * 1e3)) {
-    /* teacher (+) and prediction (-) events, traces evaluated in time order */
-    VEC(tev) both = {0};
-    for (size_t i = bio0; i < tw->bio.n; i++) VPUSH(both, tw->bio.v[i]);
-    const size_t nb = both.n;
-    for (size_t i = pred0; i < tw->pred.n; i++) VPUSH(both, tw->pred.v[i]);
-    /* merge by stamp keeping the sign: tag prediction events with ch | 1<<31 */
-    for (size_t i = nb; i < both.n; i++) both.v[i].ch |= 1u << 31;
-    qsort(both.v, both.n, sizeof *both.v, cmp_tev);
-    for (size_t i = 0; i < both.n; i++) {
-      tev x = both.v[i];
-      const double sign = x.ch >> 31 ? -1.0 : 1.0;
-      x.ch &= ~(1u << 31);
-      assimilate(tw, &x, 1, sign);
+    /* teacher (+) and prediction (-) events of the window, both sorted by
+     * (stamp, channel): merged, so the traces advance in time order (at
+     * equal stamps the teachers first) */
+    size_t i = bio0, j = pred0;
+    while (i < tw->bio.n || j < tw->pred.n) {
+      const bool teacher = j >= tw->pred.n ||
+                           (i < tw->bio.n && tw->bio.v[i].stamp <= tw->pred.v[j].stamp);
+      if (teacher) assimilate(tw, &tw->bio.v[i++], 1.0);
+      else assimilate(tw, &tw->pred.v[j++], -1.0);
     }
-    free(both.v);
     if (hi >= tw->w_next) {
       tw->w_next = hi + (int64_t)fmax(1, llround(tc->every_ms / tw->dt));
       for (uint32_t k = 0; k < tw->nch; k++)
@@ -1345,7 +1354,8 @@ void ntw_twin_destroy(ntw_twin **ptw) {
   }
   ntw_bio_msg_free(&tw->msg);
   ntw_recording_destroy(&tw->rec);
-  free(tw->W), free(tw->ctl_buf), free(tw->gbuf), free(tw->gcounts), free(tw->gdispl);
+  free(tw->W), free(tw->ctl_buf), free(tw->gbuf), free(tw->gall), free(tw->force_gid),
+      free(tw->force_stamp), free(tw->gcounts), free(tw->gdispl);
   free(tw->idx_of_id), free(tw->label), free(tw->x_um), free(tw->y_um), free(tw->ch_id);
   free(tw->pending.v), free(tw->win_bio.v), free(tw->win_us.v), free(tw->stim_force.v), free(tw->bio.v), free(tw->bio_us.v);
   free(tw->pred.v), free(tw->stims.v), free(tw->lag_ms.v), free(tw->lat_ms.v), free(tw->fid_t.v);

@@ -20,6 +20,7 @@
 #define HELLO_FIXED 24u   /* version, stim_unit, session, sampling_hz, count */
 #define CHANNEL_FIXED 11u /* id, x, y, label_len */
 #define EVENT_BYTES 10u   /* channel, t */
+#define SPIKES_FIXED 12u  /* complete_us, count */
 #define STIM_BYTES 18u    /* channel, t, amplitude, duration */
 #define HEARTBEAT_BYTES 16u
 #define BYE_BYTES 4u
@@ -95,7 +96,7 @@ size_t ntw_bio_encoded_size(const ntw_bio_msg *m) {
       s += CHANNEL_FIXED + strnlen(m->hello.channels[i].label, NTW_BIO_LABEL_MAX + 1);
     return s;
   }
-  case NTW_BIO_SPIKES: return HDR + 4 + (size_t)m->spikes.n * EVENT_BYTES;
+  case NTW_BIO_SPIKES: return HDR + SPIKES_FIXED + (size_t)m->spikes.n * EVENT_BYTES;
   case NTW_BIO_STIM: return HDR + 4 + (size_t)m->stim.n * STIM_BYTES;
   case NTW_BIO_HEARTBEAT: return HDR + HEARTBEAT_BYTES;
   case NTW_BIO_BYE: return HDR + BYE_BYTES;
@@ -191,6 +192,7 @@ int ntw_bio_encode(const ntw_bio_msg *m, void *buf, size_t cap, size_t *len) {
     }
     break;
   case NTW_BIO_SPIKES:
+    p = put64(p, m->spikes.complete_us);
     p = put32(p, m->spikes.n);
     for (uint32_t i = 0; i < m->spikes.n; i++) {
       p = put16(p, m->spikes.events[i].channel);
@@ -270,7 +272,7 @@ int ntw_bio_decode(const void *buf, size_t len, size_t max_bytes, ntw_bio_msg *o
   }
   uint16_t type = get16(b + 6);
   if (type < NTW_BIO_HELLO || type > NTW_BIO_BYE)
-    BAD("header.type: %u is unknown (version 1 has 1-5)", type);
+    BAD("header.type: %u is unknown (version %u has 1-5)", type, NTW_BIO_VERSION);
   const char *tname = ntw_bio_type_name(type);
   uint64_t seq = get64(b + 8);
   uint32_t plen = get32(b + 24);
@@ -354,11 +356,12 @@ int ntw_bio_decode(const void *buf, size_t len, size_t max_bytes, ntw_bio_msg *o
     const char *what = sp ? "spikes" : "stim";
     const char *item = sp ? "events" : "commands";
     size_t esz = sp ? EVENT_BYTES : STIM_BYTES;
-    if (plen < 4) BADM("%s.count: missing (payload of %" PRIu32 " bytes)", what, plen);
-    uint32_t n = get32(p);
-    if (4 + (uint64_t)n * esz != plen)
+    const uint32_t fixed = sp ? SPIKES_FIXED : 4; /* [complete_us] count */
+    if (plen < fixed) BADM("%s.count: missing (payload of %" PRIu32 " bytes)", what, plen);
+    uint32_t n = get32(p + fixed - 4);
+    if (fixed + (uint64_t)n * esz != plen)
       BADM("%s.count: %" PRIu32 " %s need %" PRIu64 " payload bytes, header.payload_len is %" PRIu32,
-           what, n, item, 4 + (uint64_t)n * esz, plen);
+           what, n, item, fixed + (uint64_t)n * esz, plen);
     int rc = sp ? grow((void **)&out->store_.events, &out->store_.events_cap, n,
                        sizeof(ntw_bio_event))
                 : grow((void **)&out->store_.stims, &out->store_.stims_cap, n,
@@ -367,7 +370,7 @@ int ntw_bio_decode(const void *buf, size_t len, size_t max_bytes, ntw_bio_msg *o
       *why = NTW_BIO_ACCEPTED;
       return rc;
     }
-    const uint8_t *q = p + 4;
+    const uint8_t *q = p + fixed;
     uint64_t prev = 0;
     for (uint32_t i = 0; i < n; i++, q += esz) {
       uint16_t ch = get16(q);
@@ -386,6 +389,7 @@ int ntw_bio_decode(const void *buf, size_t len, size_t max_bytes, ntw_bio_msg *o
       }
     }
     if (sp) {
+      out->spikes.complete_us = get64(p);
       out->spikes.n = n;
       out->spikes.events = out->store_.events;
     } else {
@@ -580,6 +584,7 @@ static void reset_rx_session(ntw_biolink *l) {
   l->st.rtt_last_us = l->st.rtt_min_us = -1;
   l->st.rtt_mean_us = 0;
   l->st.rtt_count = 0;
+  l->st.watermark_us = 0;
 }
 
 static int set_layout(ntw_biolink *l, const ntw_bio_msg *h) {
@@ -701,6 +706,11 @@ int ntw_biolink_feed(ntw_biolink *l, const void *frame, size_t len, ntw_bio_msg 
                 l->last_t[ch], l->st.non_monotonic);
         continue;
       }
+      if (sp && t < l->st.watermark_us && log_due(++l->st.after_watermark))
+        logf_(l, "%s: channel %u: t_us %" PRIu64 " is before the watermark %" PRIu64
+              " the peer sent earlier (complete_us: it promised every event before "
+              "it) [after_watermark #%" PRIu64 "]", rx_ep(l), ch, t, l->st.watermark_us,
+              l->st.after_watermark);
       l->chflags[ch] = 3;
       l->last_t[ch] = t;
       if (sp)
@@ -708,10 +718,21 @@ int ntw_biolink_feed(ntw_biolink *l, const void *frame, size_t len, ntw_bio_msg 
       else
         out->stim.stims[k++] = out->stim.stims[i];
     }
-    if (sp)
+    if (sp) {
       out->spikes.n = k;
-    else
+      const uint64_t wm = out->spikes.complete_us;
+      if (wm && wm < l->st.watermark_us) {
+        if (log_due(++l->st.watermark_backwards))
+          logf_(l, "%s: SPIKES seq %" PRIu64 ": spikes.complete_us %" PRIu64 " is before "
+                "the watermark %" PRIu64 " already received (ignored) "
+                "[watermark_backwards #%" PRIu64 "]", rx_ep(l), out->seq, wm,
+                l->st.watermark_us, l->st.watermark_backwards);
+      } else if (wm) {
+        l->st.watermark_us = wm;
+      }
+    } else {
       out->stim.n = k;
+    }
     l->st.events_rx += k;
     break;
   }
@@ -959,10 +980,12 @@ int ntw_biolink_send_hello(ntw_biolink *l, double sampling_hz, ntw_bio_unit stim
   return rc;
 }
 
-int ntw_biolink_send_spikes(ntw_biolink *l, const ntw_bio_event *ev, uint32_t n) {
+int ntw_biolink_send_spikes(ntw_biolink *l, const ntw_bio_event *ev, uint32_t n,
+                            uint64_t complete_us) {
   NTW_CHECK(l->side == NTW_BIO_SIDE_BIO, NTW_ERR_ARG,
             "biolink: SPIKES are sent by the biology, not the twin");
   ntw_bio_msg m = {.type = NTW_BIO_SPIKES};
+  m.spikes.complete_us = complete_us;
   m.spikes.n = n;
   m.spikes.events = (ntw_bio_event *)ev;
   return send_msg(l, &m, n);

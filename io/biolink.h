@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NTW_BIO_VERSION 1u
+#define NTW_BIO_VERSION 2u
 #define NTW_BIO_MAGIC "NTWB"
 #define NTW_BIO_HEADER_BYTES 28u
 #define NTW_BIO_MAX_MSG_DEFAULT (1u << 20) /* 1 MiB, header included */
@@ -96,6 +96,9 @@ typedef struct {
     ntw_bio_channel *channels;
   } hello;
   struct {
+    uint64_t complete_us; /* watermark: every event with t_us < complete_us
+                             has been sent, in this batch or an earlier one
+                             (0 = no promise) */
     uint32_t n;
     ntw_bio_event *events;
   } spikes;
@@ -184,6 +187,11 @@ typedef struct {
                                (also counted in malformed) */
   uint64_t unknown_channel; /* events dropped: channel not in the layout */
   uint64_t non_monotonic;   /* events dropped: time <= the channel's last */
+  uint64_t watermark_us;    /* highest SPIKES.complete_us of the session:
+                               every event before it has arrived */
+  uint64_t watermark_backwards; /* batches whose complete_us went back */
+  uint64_t after_watermark; /* events (kept) stamped before a watermark
+                               already received: the peer broke its promise */
   uint64_t lost;            /* sequence numbers skipped by the peer */
   uint64_t seq_resets;      /* sequence went backwards without a new session */
   uint64_t sessions;        /* HELLOs that started a new session */
@@ -231,8 +239,10 @@ const char *ntw_biolink_endpoint(const ntw_biolink *link, int commands);
 int ntw_biolink_send_hello(ntw_biolink *link, double sampling_hz,
                            ntw_bio_unit stim_unit, const ntw_bio_channel *layout,
                            uint32_t n_channels);
+/* complete_us: the watermark (see SPIKES in io/BIOLINK.md), 0 = none. */
 int ntw_biolink_send_spikes(ntw_biolink *link, const ntw_bio_event *ev,
-                            uint32_t n); /* bio only; sorted by t_us */
+                            uint32_t n, uint64_t complete_us); /* bio only;
+                                                              sorted by t_us */
 int ntw_biolink_send_stim(ntw_biolink *link, const ntw_bio_stim *st,
                           uint32_t n); /* twin only; sorted by t_us */
 int ntw_biolink_send_heartbeat(ntw_biolink *link);

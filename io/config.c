@@ -63,6 +63,7 @@ static const char *const top_keys[] = {"simulation", "populations",
 static const char *const regime_names[] = {"offline", "replay", "twin",
                                            "closed-loop"};
 static const char *const late_names[] = {"drop", "shift", "abort"};
+static const char *const release_names[] = {"watermark", "allowance"};
 static const char *const stimpol_names[] = {"off", "periodic", "burst"};
 static const char *const twin_keys[] = {"regime", "source", "mirror",
                                         "predict", "assimilate", "fidelity",
@@ -76,7 +77,7 @@ static const char *const tass_keys[] = {"projection", "eta", "a", "tau_ms",
                                         "until_s"};
 static const char *const tfid_keys[] = {"delta_ms", "interval_ms",
                                         "rate_bin_ms"};
-static const char *const ttim_keys[] = {"late_policy", "allowance_ms",
+static const char *const ttim_keys[] = {"late_policy", "release", "allowance_ms",
                                         "slack_ms", "peer_timeout_ms",
                                         "heartbeat_ms", "start_timeout_ms"};
 static const char *const tstim_keys[] = {"policy", "electrodes", "amplitude",
@@ -1210,6 +1211,10 @@ f1:
   NTW_GOTO(err, opt_choice(c, jm, w, "late_policy", "late policy", late_names,
                            NTW_ARRAY_LEN(late_names), 0, &lp), f2);
   t->late = (ntw_late_policy)lp;
+  int rl = 0;
+  NTW_GOTO(err, opt_choice(c, jm, w, "release", "window release", release_names,
+                           NTW_ARRAY_LEN(release_names), 0, &rl), f2);
+  t->release_watermark = rl == 0;
   NTW_GOTO(err, num_in(c, jm, w, "allowance_ms", 2, 0, 1e5, &t->allowance_ms), f2);
   NTW_GOTO(err, num_in(c, jm, w, "slack_ms", 1, 0, 1e5, &t->slack_ms), f2);
   NTW_GOTO(err, num_in(c, jm, w, "peer_timeout_ms", 2000, 1, 1e8, &t->peer_timeout_ms), f2);

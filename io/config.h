@@ -213,6 +213,8 @@ typedef struct {
   double delta_ms, interval_ms, rate_bin_ms;
   /* hybrid time */
   ntw_late_policy late;
+  bool release_watermark;  /* run a window once the source's watermark has
+                              passed its end (else: always the allowance) */
   double allowance_ms, slack_ms, peer_timeout_ms, heartbeat_ms,
       start_timeout_ms;
   /* stimulation (closed-loop) */

@@ -1368,7 +1368,11 @@ static int run_culture(culture *c, pacing *pc) {
     double c0 = mono_s();
     NTW_GOTO(err, ntw_engine_run(c->eng, hi), out);
     if (c->link) { /* 1 = dropped (no twin, or it is behind): counted */
-      int rc = ntw_biolink_send_spikes(c->link, c->win.p, (uint32_t)c->win.n);
+      /* Every event of [lo, hi] is in this batch (spikes at steps up to
+       * hi, MEA noise in (lo, hi] µs): the watermark lets the twin run the
+       * window as soon as it arrives instead of waiting its allowance. */
+      const uint64_t complete = (uint64_t)llround(hi * c->dt * 1000.0) + 1;
+      int rc = ntw_biolink_send_spikes(c->link, c->win.p, (uint32_t)c->win.n, complete);
       if (rc < 0) {
         err = rc;
         goto out;

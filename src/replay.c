@@ -10,7 +10,9 @@
  * file's channels (ids 0..n-1 in the file's order, labels and positions as
  * in the file; an MCS electrode number gives the 200 µm grid position),
  * then every --batch-ms of wall time one SPIKES message with the events of
- * that slice, times in µs of the link's clock (since the publisher
+ * that slice (sent even when empty: its watermark complete_us says every
+ * event before the slice's end has been sent, so the twin can run the
+ * window at once), times in µs of the link's clock (since the publisher
  * started; file time - --from + the moment the replay began),
  * heartbeats every 100 ms, BYE at the end. With --wait-peer the clock starts
  * at the twin's first heartbeat. STIM commands are counted and reported: a
@@ -23,7 +25,10 @@
  *                 malformed (a frame with a bad magic every second),
  *                 version (a frame of protocol version 99 every second),
  *                 oversized (a 2 MiB frame once), vanish:S (after S seconds
- *                 of replay, go silent without BYE and keep the sockets).
+ *                 of replay, go silent without BYE and keep the sockets),
+ *                 lie:MS (watermarks MS ms ahead of what was sent: a
+ *                 source that breaks its promise; with late:, its held
+ *                 events arrive after their window ran).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -52,7 +57,7 @@ typedef struct {
 } replay_args;
 
 typedef struct {
-  double late_ms, vanish_s;
+  double late_ms, vanish_s, lie_ms;
   bool backwards, unknown, malformed, version, oversized;
 } faults;
 
@@ -66,6 +71,7 @@ static int parse_faults(faults *f) {
   for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
     if (strncmp(t, "late:", 5) == 0) f->late_ms = atof(t + 5);
     else if (strncmp(t, "vanish:", 7) == 0) f->vanish_s = atof(t + 7);
+    else if (strncmp(t, "lie:", 4) == 0) f->lie_ms = atof(t + 4);
     else if (strcmp(t, "backwards") == 0) f->backwards = true;
     else if (strcmp(t, "unknown") == 0) f->unknown = true;
     else if (strcmp(t, "malformed") == 0) f->malformed = true;
@@ -255,7 +261,12 @@ static int replay(const replay_args *a) {
     while (next < rec->n_events && rec->t_us[next] < upto && rec->t_us[next] < to_us) next++;
     const bool holding = held_from != SIZE_MAX && now < held_until;
     size_t n = 0;
-    if (!silent && !holding && next > first) {
+    /* The watermark: every event before upto has been sent with this
+     * batch. Nothing goes out while a batch is held back (late:), so the
+     * twin waits for it up to its allowance, as for an honest late source;
+     * lie:MS promises more than was sent. */
+    const uint64_t complete = t0 + upto - from_us + (uint64_t)(f.lie_ms * 1e3);
+    if (!silent && !holding) {
       if (next - first + 4 > evcap) {
         evcap = 2 * (next - first) + 64;
         ntw_bio_event *ne = realloc(ev, evcap * sizeof *ev);
@@ -264,16 +275,16 @@ static int replay(const replay_args *a) {
       }
       for (size_t i = first; i < next; i++)
         ev[n++] = (ntw_bio_event){(uint16_t)rec->channel[i], t0 + rec->t_us[i] - from_us};
-      if (f.backwards && rt_us >= next_back) { /* the last event again: not after its channel's last */
+      if (n && f.backwards && rt_us >= next_back) { /* the last event again: not after its channel's last */
         ev[n] = ev[n - 1];
         n++;
         next_back += 1e6;
       }
-      if (f.unknown) {
+      if (n && f.unknown) {
         ev[n] = (ntw_bio_event){65000, ev[n - 1].t_us};
         n++;
       }
-      int r = ntw_biolink_send_spikes(link, ev, (uint32_t)n);
+      int r = ntw_biolink_send_spikes(link, ev, (uint32_t)n, complete);
       NTW_GOTO(err, r < 0 ? r : 0, out);
       if (r == 0) sent += n;
     }

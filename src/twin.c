@@ -148,6 +148,7 @@ struct ntw_twin {
   /* counters */
   uint64_t late, shifted, before_start, injected, misses, windows, stims_sent,
       stims_dropped, shams;
+  uint64_t by_watermark; /* windows released by the source's watermark */
   double last_print_ms;
 };
 
@@ -384,6 +385,13 @@ static int collect(ntw_twin *tw, int64_t lo, int64_t hi) {
         tw->last_hb_us = now;
       }
       if (tw->bye) break; /* draining what was received before BYE */
+      /* The source promised every event before its watermark: once that
+       * passes the window's end, the window is complete - run it now. */
+      if (tc->release_watermark &&
+          (double)ntw_biolink_stats(tw->link)->watermark_us >= target) {
+        tw->by_watermark++;
+        break;
+      }
       if (ntw_biolink_peer_silent(tw->link, now, (uint64_t)(tc->peer_timeout_ms * 1e3))) {
         if (!tw->stop_reason[0]) {
           snprintf(tw->stop_reason, sizeof tw->stop_reason, "peer_silent");
@@ -1269,6 +1277,9 @@ int ntw_twin_finish(ntw_twin *tw, json_t **report) {
     json_object_set_new(o, "deadline_misses", json_integer((json_int_t)tw->misses));
     json_object_set_new(o, "windows", json_integer((json_int_t)tw->windows));
     json_object_set_new(o, "allowance_ms", json_real(tc->allowance_ms));
+    json_object_set_new(o, "release", json_string(tc->release_watermark ? "watermark"
+                                                                        : "allowance"));
+    json_object_set_new(o, "released_by_watermark", json_integer((json_int_t)tw->by_watermark));
     json_object_set_new(o, "slack_ms", json_real(tc->slack_ms));
     json_object_set_new(o, "late_events", json_integer((json_int_t)tw->late));
     json_object_set_new(o, "late_policy", json_string(tc->late == NTW_LATE_DROP ? "drop"
@@ -1306,6 +1317,9 @@ int ntw_twin_finish(ntw_twin *tw, json_t **report) {
       json_object_set_new(l, "oversized", json_integer((json_int_t)ls->oversized));
       json_object_set_new(l, "unknown_channel", json_integer((json_int_t)ls->unknown_channel));
       json_object_set_new(l, "non_monotonic", json_integer((json_int_t)ls->non_monotonic));
+      json_object_set_new(l, "watermark_backwards",
+                          json_integer((json_int_t)ls->watermark_backwards));
+      json_object_set_new(l, "after_watermark", json_integer((json_int_t)ls->after_watermark));
       json_object_set_new(l, "lost", json_integer((json_int_t)ls->lost));
       json_object_set_new(l, "sessions", json_integer((json_int_t)ls->sessions));
       json_object_set_new(o, "link", l);

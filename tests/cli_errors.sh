@@ -106,6 +106,7 @@ write("twin_assim.json", lambda c: c["twin"]["assimilate"].update(projection=1))
 write("twin_stim.json", lambda c: c["twin"].update(stimulation={"policy": "burst", "electrodes": ["0"]}))
 write("twin_nopath.json", lambda c: c["twin"]["source"].pop("path"))
 write("twin_stim_input.json", lambda c: c["twin"].update(stim_input="Q"))
+write("twin_release.json", lambda c: c["twin"].update(timing={"release": "soon"}))
 write("twin_unpaced.json", lambda c: c["twin"].update(regime="twin", source={"kind": "link", "pace": False}))
 write("twin_norec.json", lambda c: c["twin"]["source"].update(path="no_such_recording.h5"))
 write("twin_nobio.json", lambda c: c["twin"].update(
@@ -263,6 +264,8 @@ expect twin_no_path 1 out_twin twin_nopath.json twin.source.path -- \
   run twin_nopath.json --out out_twin
 expect twin_stim_input 1 out_twin twin_stim_input.json twin.stim_input spike_source -- \
   run twin_stim_input.json --out out_twin
+expect twin_release 1 out_twin twin_release.json twin.timing.release soon -- \
+  run twin_release.json --out out_twin
 expect twin_unpaced_link 1 out_twin twin_unpaced.json twin.source.pace -- \
   run twin_unpaced.json --out out_twin
 expect twin_no_recording 1 out_twin no_such_recording.h5 -- \

@@ -111,7 +111,7 @@ static void test_roundtrip_hello(void **state) {
   strcpy(layout60[3].label, "Ref \xc2\xb5"); /* UTF-8 is allowed */
   layout60[59].x_um = -12.5f;
   roundtrip(&m, &out);
-  assert_int_equal(out.hello.version, 1);
+  assert_int_equal(out.hello.version, 2);
   assert_int_equal(out.hello.stim_unit, NTW_BIO_UNIT_UA);
   assert_true(out.hello.session == 0x1234567890abcdefull);
   assert_true(out.hello.sampling_hz == 25000.0);
@@ -194,15 +194,17 @@ static void test_wire_bytes(void **state) {
   (void)state;
   ntw_bio_event ev[1] = {{.channel = 0x0102, .t_us = 0x0a0b0c0d0e0f1011ull}};
   ntw_bio_msg m = {.type = NTW_BIO_SPIKES, .seq = 0x1122334455667788ull, .t_sent_us = 0x99};
+  m.spikes.complete_us = 0x2122232425262728ull;
   m.spikes.n = 1;
   m.spikes.events = ev;
   size_t len;
   uint8_t *b = enc(&m, &len);
   static const uint8_t want[] = {
-      'N', 'T', 'W', 'B', 1, 0, 2, 0,                    /* magic, version, type */
+      'N', 'T', 'W', 'B', 2, 0, 2, 0,                    /* magic, version, type */
       0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,    /* seq */
       0x99, 0, 0, 0, 0, 0, 0, 0,                         /* t_sent_us */
-      14, 0, 0, 0,                                       /* payload_len */
+      22, 0, 0, 0,                                       /* payload_len */
+      0x28, 0x27, 0x26, 0x25, 0x24, 0x23, 0x22, 0x21,    /* complete_us */
       1, 0, 0, 0,                                        /* count */
       0x02, 0x01, 0x11, 0x10, 0x0f, 0x0e, 0x0d, 0x0c, 0x0b, 0x0a}; /* event */
   assert_int_equal(len, sizeof want);
@@ -226,7 +228,9 @@ static void test_malformed_header(void **state) {
   c[3] = 'C';
   expect_reject(c, len, 0, NTW_BIO_MALFORMED, "header.magic");
   memcpy(c, b, len);
-  c[4] = 2;
+  c[4] = 1; /* version 1 SPIKES had no watermark */
+  expect_reject(c, len, 0, NTW_BIO_WRONG_VERSION, "header.version");
+  c[4] = 3;
   expect_reject(c, len, 0, NTW_BIO_WRONG_VERSION, "header.version");
   c[4] = 0;
   expect_reject(c, len, 0, NTW_BIO_WRONG_VERSION, "header.version");
@@ -263,20 +267,23 @@ static void test_malformed_payload(void **state) {
   /* count inconsistent with length (one more, one fewer) */
   ntw_bio_event ev[3] = {{1, 10}, {2, 20}, {3, 30}};
   uint8_t *b = enc_spikes(1, ev, 3, &len);
-  put32le(b + 28, 4);
+  put32le(b + 36, 4); /* count follows the 8-byte complete_us */
   expect_reject(b, len, 0, NTW_BIO_MALFORMED, "spikes.count");
-  put32le(b + 28, 2);
+  put32le(b + 36, 2);
   expect_reject(b, len, 0, NTW_BIO_MALFORMED, "spikes.count");
-  put32le(b + 28, UINT32_MAX);
+  put32le(b + 36, UINT32_MAX);
   expect_reject(b, len, 0, NTW_BIO_MALFORMED, "spikes.count");
+  /* a payload too short for the watermark and count */
+  put32le(b + 24, 10);
+  expect_reject(b, 28 + 10, 0, NTW_BIO_MALFORMED, "spikes.count: missing");
   free(b);
   /* a batch out of time order */
   ntw_bio_event uns[3] = {{1, 10}, {2, 30}, {3, 20}};
   b = enc_spikes(1, ev, 3, &len);
-  memcpy(b + 28 + 4 + 2 * 10, (uint8_t[]){3, 0, 5, 0, 0, 0, 0, 0, 0, 0}, 10);
+  memcpy(b + 28 + 12 + 2 * 10, (uint8_t[]){3, 0, 5, 0, 0, 0, 0, 0, 0, 0}, 10);
   expect_reject(b, len, 0, NTW_BIO_MALFORMED, "spikes.events[2].t_us");
   free(b);
-  ntw_bio_msg m = {.type = NTW_BIO_SPIKES, .spikes = {3, uns}};
+  ntw_bio_msg m = {.type = NTW_BIO_SPIKES, .spikes = {.n = 3, .events = uns}};
   uint8_t buf[256];
   assert_int_equal(ntw_bio_encode(&m, buf, sizeof buf, &len), NTW_ERR_ARG);
 
@@ -315,7 +322,7 @@ static void test_malformed_hello(void **state) {
   const size_t P = NTW_BIO_HEADER_BYTES; /* payload start */
 #define FRESH() memcpy(c, b, len)
   FRESH();
-  c[P] = 2; /* hello.version */
+  c[P] = 1; /* hello.version (header.version is 2) */
   expect_reject(c, len, 0, NTW_BIO_MALFORMED, "hello.version");
   FRESH();
   c[P + 2] = 7;
@@ -414,7 +421,7 @@ static void test_fuzz_mutations(void **state) {
     ev[i] = (ntw_bio_event){.channel = layout60[i % 60].id, .t_us = 100000 + 25 * (uint64_t)i};
   ntw_bio_stim st[4] = {{12, 5, 1.f, 100}, {13, 6, 2.f, 100}, {14, 7, 3.f, 1}, {87, 8, -4.f, 2}};
   ntw_bio_msg base[5] = {hello_msg(0, 77)};
-  base[1] = (ntw_bio_msg){.type = NTW_BIO_SPIKES, .seq = 1, .spikes = {40, ev}};
+  base[1] = (ntw_bio_msg){.type = NTW_BIO_SPIKES, .seq = 1, .spikes = {.n = 40, .events = ev}};
   base[2] = (ntw_bio_msg){.type = NTW_BIO_STIM, .seq = 2, .stim = {4, st}};
   base[3] = (ntw_bio_msg){.type = NTW_BIO_HEARTBEAT, .seq = 3, .heartbeat = {100, 3}};
   base[4] = (ntw_bio_msg){.type = NTW_BIO_BYE, .seq = 4};
@@ -548,7 +555,7 @@ static int feed_msg(ntw_biolink *l, const ntw_bio_msg *m, ntw_bio_msg *out) {
 
 static int feed_spikes(ntw_biolink *l, uint64_t seq, const ntw_bio_event *ev, uint32_t n,
                        ntw_bio_msg *out) {
-  ntw_bio_msg m = {.type = NTW_BIO_SPIKES, .seq = seq, .spikes = {n, (ntw_bio_event *)ev}};
+  ntw_bio_msg m = {.type = NTW_BIO_SPIKES, .seq = seq, .spikes = {.n = n, .events = (ntw_bio_event *)ev}};
   return feed_msg(l, &m, out);
 }
 
@@ -586,6 +593,59 @@ static void test_unknown_channel_and_backwards(void **state) {
   assert_int_equal(st->events_rx, 5);
   assert_int_equal(st->malformed, 0);
   assert_non_null(strstr(cap.last, "non_monotonic"));
+  ntw_biolink_close(&l);
+  ntw_bio_msg_free(&out);
+}
+
+static int feed_spikes_wm(ntw_biolink *l, uint64_t seq, const ntw_bio_event *ev, uint32_t n,
+                          uint64_t complete_us, ntw_bio_msg *out) {
+  ntw_bio_msg m = {.type = NTW_BIO_SPIKES, .seq = seq,
+                   .spikes = {.complete_us = complete_us, .n = n, .events = (ntw_bio_event *)ev}};
+  return feed_msg(l, &m, out);
+}
+
+/* The watermark (SPIKES.complete_us): the highest of the session is kept; a
+ * lower one is ignored and counted; 0 promises nothing; an event stamped
+ * before a watermark already received is kept but counted (the peer broke
+ * its promise); a new session starts from no watermark. */
+static void test_watermark(void **state) {
+  (void)state;
+  logcap cap = {0};
+  ntw_biolink *l = twin_detached(&cap);
+  ntw_bio_msg out = {0};
+  ntw_bio_msg h = hello_msg(1, 5);
+  assert_int_equal(feed_msg(l, &h, &out), 1);
+  assert_int_equal(ntw_biolink_stats(l)->watermark_us, 0);
+  ntw_bio_event e1[2] = {{12, 100}, {13, 150}};
+  assert_int_equal(feed_spikes_wm(l, 2, e1, 2, 200, &out), 1);
+  assert_true(out.spikes.complete_us == 200);
+  assert_int_equal(ntw_biolink_stats(l)->watermark_us, 200);
+  /* An empty batch moves it on; 0 leaves it. */
+  assert_int_equal(feed_spikes_wm(l, 3, NULL, 0, 300, &out), 1);
+  assert_int_equal(ntw_biolink_stats(l)->watermark_us, 300);
+  assert_int_equal(feed_spikes_wm(l, 4, NULL, 0, 0, &out), 1);
+  assert_int_equal(ntw_biolink_stats(l)->watermark_us, 300);
+  assert_int_equal(ntw_biolink_stats(l)->watermark_backwards, 0);
+  /* Backwards: ignored, counted, one log line naming the field. */
+  assert_int_equal(feed_spikes_wm(l, 5, NULL, 0, 250, &out), 1);
+  assert_int_equal(ntw_biolink_stats(l)->watermark_us, 300);
+  assert_int_equal(ntw_biolink_stats(l)->watermark_backwards, 1);
+  assert_non_null(strstr(cap.last, "spikes.complete_us"));
+  /* A broken promise: 290 < 300 arrives after the watermark; kept. */
+  ntw_bio_event e2[2] = {{14, 290}, {15, 310}};
+  assert_int_equal(feed_spikes_wm(l, 6, e2, 2, 400, &out), 1);
+  assert_int_equal(out.spikes.n, 2);
+  assert_int_equal(ntw_biolink_stats(l)->after_watermark, 1);
+  assert_non_null(strstr(cap.last, "after_watermark"));
+  assert_int_equal(ntw_biolink_stats(l)->watermark_us, 400);
+  /* A restarted biology (new session): no watermark until it sends one. */
+  ntw_bio_msg h2 = hello_msg(1, 6);
+  assert_int_equal(feed_msg(l, &h2, &out), 1);
+  assert_int_equal(ntw_biolink_stats(l)->watermark_us, 0);
+  ntw_bio_event e3[1] = {{12, 10}};
+  assert_int_equal(feed_spikes_wm(l, 2, e3, 1, 20, &out), 1);
+  assert_int_equal(ntw_biolink_stats(l)->watermark_us, 20);
+  assert_int_equal(ntw_biolink_stats(l)->after_watermark, 1);
   ntw_biolink_close(&l);
   ntw_bio_msg_free(&out);
 }
@@ -648,7 +708,7 @@ static void test_direction_and_log_lines(void **state) {
   ntw_bio_msg hb = {.type = NTW_BIO_HEARTBEAT};
   size_t len;
   uint8_t *b = enc(&hb, &len);
-  b[4] = 2;
+  b[4] = 1; /* a version-1 peer */
   cap.n = 0;
   for (int i = 0; i < 12; i++) assert_int_equal(ntw_biolink_feed(l, b, len, &out), 0);
   assert_int_equal(ntw_biolink_stats(l)->wrong_version, 12);
@@ -686,15 +746,15 @@ static void test_send_checks(void **state) {
   assert_int_equal(ntw_biolink_open_detached(NTW_BIO_SIDE_BIO, &o, &l), 0);
   ntw_bio_event ev[200];
   for (int i = 0; i < 200; i++) ev[i] = (ntw_bio_event){12, (uint64_t)i};
-  /* 200 events = 2032 bytes > 1000: refused, nothing spent. */
-  assert_int_equal(ntw_biolink_send_spikes(l, ev, 200), NTW_ERR_ARG);
+  /* 200 events = 2040 bytes > 1000: refused, nothing spent. */
+  assert_int_equal(ntw_biolink_send_spikes(l, ev, 200, 0), NTW_ERR_ARG);
   assert_non_null(strstr(ntw_error_msg(), "max_msg_bytes"));
   ev[1].t_us = 0;
   ev[0].t_us = 5;
-  assert_int_equal(ntw_biolink_send_spikes(l, ev, 2), NTW_ERR_ARG);
+  assert_int_equal(ntw_biolink_send_spikes(l, ev, 2, 0), NTW_ERR_ARG);
   assert_int_equal(ntw_biolink_stats(l)->dropped, 0);
   /* Detached: a valid send is counted as dropped and spends one seq. */
-  assert_int_equal(ntw_biolink_send_spikes(l, ev + 2, 50), 1);
+  assert_int_equal(ntw_biolink_send_spikes(l, ev + 2, 50, 0), 1);
   assert_int_equal(ntw_biolink_stats(l)->dropped, 1);
   assert_int_equal(ntw_biolink_stats(l)->dropped_events, 50);
   layout60[1].id = layout60[0].id;
@@ -866,6 +926,7 @@ int main(void) {
       cmocka_unit_test(test_random_bytes),
       cmocka_unit_test(test_fuzz_mutations),
       cmocka_unit_test(test_unknown_channel_and_backwards),
+      cmocka_unit_test(test_watermark),
       cmocka_unit_test(test_sequence_and_sessions),
       cmocka_unit_test(test_direction_and_log_lines),
       cmocka_unit_test(test_send_checks),

@@ -116,7 +116,7 @@ static void *bio_stream(void *arg) {
   ntw_bio_event batch[BATCH];
   for (int b = 0; b < N_EVENTS / BATCH; b++) {
     for (int j = 0; j < BATCH; j++) batch[j] = expected_event(b * BATCH + j);
-    if ((rc = ntw_biolink_send_spikes(l, batch, BATCH)) != 0)
+    if ((rc = ntw_biolink_send_spikes(l, batch, BATCH, batch[BATCH - 1].t_us + 1)) != 0)
       THREAD_FAIL(c, "send_spikes batch %d: rc %d %s", b, rc, ntw_error_msg());
     if (b % 10 == 0 && (rc = ntw_biolink_send_heartbeat(l)) != 0)
       THREAD_FAIL(c, "send_heartbeat: rc %d", rc);
@@ -163,6 +163,9 @@ static void run_stream(const char *base) {
         hellos++;
         if (m.hello.n_channels != 60 || m.hello.sampling_hz != 25000.0) break;
       } else if (m.type == NTW_BIO_SPIKES) {
+        if (m.spikes.n && m.spikes.complete_us != m.spikes.events[m.spikes.n - 1].t_us + 1)
+          fail_msg("batch at event %d: complete_us %llu, want the last event + 1", got,
+                   (unsigned long long)m.spikes.complete_us);
         for (uint32_t i = 0; i < m.spikes.n && got < N_EVENTS; i++, got++) {
           ntw_bio_event w = expected_event(got);
           if (m.spikes.events[i].channel != w.channel || m.spikes.events[i].t_us != w.t_us)
@@ -395,7 +398,7 @@ static void test_flood(void **state) {
       batch[j] = (ntw_bio_event){layout60[i % 60].id, 1000 + 2 * (uint64_t)i};
     }
     double s = mono_s();
-    rc = ntw_biolink_send_spikes(bio, batch, FLOOD_BATCH);
+    rc = ntw_biolink_send_spikes(bio, batch, FLOOD_BATCH, 0);
     double d = mono_s() - s;
     if (d > worst) worst = d;
     assert_true(rc == 0 || rc == 1);

@@ -72,7 +72,24 @@ config clean twin "$TIMING"
 run_case clean "" 0 && check clean 't["late_events"] == 0' 't["events_injected"] == sent > 100' \
   't["stop_reason"] == "peer_bye"' 't["clock"]["heartbeats"] >= 10' \
   'abs(t["clock"]["drift_ppm"]) < 2000' 't["lag_ms"]["n"] > 2000' 'r["regime"] == "twin"' \
-  't["min_delay_ok"]' 't["paced"]'
+  't["min_delay_ok"]' 't["paced"]' 't["release"] == "watermark"' \
+  't["released_by_watermark"] >= 0.9 * t["windows"]' 't["latency_ms"]["p50"] < 25' \
+  'l["after_watermark"] == 0' 'l["watermark_backwards"] == 0'
+
+# The same with the watermark ignored: every window waits its 50 ms
+# allowance, so the loop latency is at least that (the watermark above cut
+# it to the transport and compute).
+config allowance twin '{"allowance_ms": 50, "peer_timeout_ms": 2000, "release": "allowance"}'
+run_case allowance "" 0 && check allowance 't["late_events"] == 0' \
+  't["events_injected"] == sent > 100' 't["released_by_watermark"] == 0' \
+  't["latency_ms"]["p50"] >= 45'
+
+# A source that breaks its promise (watermarks 20 ms ahead of what it has
+# sent): the twin runs windows before their events arrive; each such event
+# is counted at the link (after_watermark) and handled by the late policy.
+config lie twin "$TIMING"
+run_case lie "lie:20" 0 && check lie 't["late_events"] > 0' 'l["after_watermark"] > 0' \
+  't["events_injected"] + t["late_events"] == sent' 't["stop_reason"] == "peer_bye"'
 
 # 3 ranks, coupling_rank left at auto: a link twin on >= 3 ranks reserves
 # rank 0, and every event still reaches the network on ranks 1-2.

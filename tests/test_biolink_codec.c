@@ -553,10 +553,16 @@ static int feed_msg(ntw_biolink *l, const ntw_bio_msg *m, ntw_bio_msg *out) {
   return rc;
 }
 
+static int feed_spikes_wm(ntw_biolink *l, uint64_t seq, const ntw_bio_event *ev, uint32_t n,
+                          uint64_t complete_us, ntw_bio_msg *out) {
+  ntw_bio_msg m = {.type = NTW_BIO_SPIKES, .seq = seq,
+                   .spikes = {.complete_us = complete_us, .n = n, .events = (ntw_bio_event *)ev}};
+  return feed_msg(l, &m, out);
+}
+
 static int feed_spikes(ntw_biolink *l, uint64_t seq, const ntw_bio_event *ev, uint32_t n,
                        ntw_bio_msg *out) {
-  ntw_bio_msg m = {.type = NTW_BIO_SPIKES, .seq = seq, .spikes = {.n = n, .events = (ntw_bio_event *)ev}};
-  return feed_msg(l, &m, out);
+  return feed_spikes_wm(l, seq, ev, n, 0, out);
 }
 
 static void test_unknown_channel_and_backwards(void **state) {
@@ -595,13 +601,6 @@ static void test_unknown_channel_and_backwards(void **state) {
   assert_non_null(strstr(cap.last, "non_monotonic"));
   ntw_biolink_close(&l);
   ntw_bio_msg_free(&out);
-}
-
-static int feed_spikes_wm(ntw_biolink *l, uint64_t seq, const ntw_bio_event *ev, uint32_t n,
-                          uint64_t complete_us, ntw_bio_msg *out) {
-  ntw_bio_msg m = {.type = NTW_BIO_SPIKES, .seq = seq,
-                   .spikes = {.complete_us = complete_us, .n = n, .events = (ntw_bio_event *)ev}};
-  return feed_msg(l, &m, out);
 }
 
 /* The watermark (SPIKES.complete_us): the highest of the session is kept; a

@@ -60,6 +60,9 @@ print("  simulated %.1f s paced; windows %d, deadline misses %d (%.3f %%), late 
     100.0 * t["deadline_misses"] / max(1, t["windows"]), t["late_events"]))
 print("  lag      " + f(t["lag_ms"]))
 print("  latency  " + f(t["latency_ms"]) + "  (target p99 <= %g ms = 2 windows)" % (2 * w))
+print("  release  %d of %d windows by the source's watermark (%s), allowance %g ms" % (
+    t.get("released_by_watermark", 0), t["windows"], t.get("release", "allowance"),
+    t["allowance_ms"]))
 print("  Gamma %.3f, rate corr %.3f; load average before %s, after %s" % (
     t["gamma_steady"] or 0, t["rate_corr_steady"] or 0, sys.argv[2], sys.argv[3]))
 PY

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Checkpoints of a twin run (regime replay, a file as fast as possible):
+#  1. run T uninterrupted == run T/2, checkpoint, restore, run to T, on
+#     1 -> 1, 2 -> 2 and 1 -> 2 ranks (and 2 -> 1; partition switched):
+#     spikes.h5 after T/2 identical (the two reports concatenated), the final
+#     checkpoints identical dataset by dataset (engine and /twin), the final
+#     synapse weights of the mirror -> predict projection identical
+#     (weights.h5, every record from T/2 on: 467 ms apart, T/2 and T
+#     multiples of it), twin.h5's predicted and
+#     recorded spikes after T/2 and its W, Gamma and counts per fidelity
+#     interval in the resumed part identical; the restored twin.h5 covers the
+#     resumed part only and report.json says from which step. T/2 = 6071 ms
+#     lies inside a fidelity interval and right after a W update not yet
+#     pushed to the synapses, so both must be carried over;
+#  2. a checkpoint without /twin (as written before format minor 1) still
+#     restores, with one line saying the twin state was not in the file;
+#     a run without a twin ignores /twin;
+#  3. a /twin dataset whose checksum does not match: one error line naming
+#     the file and the dataset, non-zero exit on every rank, no hang, no
+#     output.
+# usage: checkpoint.sh NTWIN MPIRUN SRCDIR WORKDIR
+set -u
+ntwin=$(readlink -f "$1") mpirun=$2 src=$(readlink -f "$3") work=$4
+here=$src/tests/twin
+. "$src/tests/lib.sh"
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || die "no work dir"
+T=12142 H=6071
+run() { # run NP ARGS... (stderr to $work/last.err)
+  local np=$1; shift
+  timeout -k 5 "$TIMEOUT" "$mpirun" -n "$np" --oversubscribe --bind-to none "$ntwin" "$@" \
+    >"$work/last.out" 2>"$work/last.err"
+}
+"$py" "$here/make_fixture.py" . 20 || die "fixture"
+"$py" "$here/twin_config.py" wave.json --regime replay --file wave.csv --t-stop $T \
+  --seed 7 --assimilate '{"w_min": -30, "w_max": 30}' --record-weights 467 || die "config"  # T/2 and T: multiples of 467 ms
+
+# 1. uninterrupted vs checkpoint + restore
+for case in "1 round_robin 1 block" "2 round_robin 2 block" "1 block 2 round_robin" \
+    "2 block 1 round_robin"; do
+  set -- $case
+  n=$1 pn=$2 m=$3 pm=$4 d="n$1-m$3"
+  if [ ! -d "full$n" ]; then
+    run "$n" run wave.json --out "full$n" --partition "$pn" --checkpoint-final --quiet ||
+      { fail "$d: uninterrupted run: $(tail -1 last.err)"; continue; }
+  fi
+  run "$n" run wave.json --out "$d/a" --partition "$pn" --t-stop $H --checkpoint-final --quiet ||
+    { fail "$d: first half: $(tail -1 last.err)"; continue; }
+  ck="$d/a/checkpoint-$H.h5"
+  [ -f "$ck" ] || { fail "$d: no $ck"; continue; }
+  # the boundary is a demanding one: a W update computed and not yet in the
+  # synapses, predicted and recorded spikes of the open fidelity interval
+  "$py" -c "
+import sys, h5py, numpy as np
+t = h5py.File('$ck', 'r')['twin']
+ok = (t['w_push'][0] == 1 and not np.array_equal(t['W'][:], t['W_applied'][:])
+      and len(t['pred_stamp']) >= 5 and len(t['bio_stamp']) >= 5)
+sys.exit(0 if ok else 1)" || fail "$d: $ck: not at a boundary with a pending W push and open interval"
+  run "$m" run --restore "$ck" --out "$d/b" --t-stop $T --partition "$pm" --checkpoint-final ||
+    { fail "$d: restore: $(tail -1 last.err)"; continue; }
+  grep -q "twin: state restored from $ck" last.err || fail "$d: no 'state restored' line"
+  if "$py" "$src/tests/ckpt_compare.py" "full$n" "$d/a" "$d/b" \
+      "full$n/checkpoint-$T.h5" "$d/b/checkpoint-$T.h5" >"$d.cmp" 2>&1; then
+    echo "ok: $d ($pn -> $pm): spikes and final checkpoints (with /twin) identical: $(tail -1 "$d.cmp")"
+  else
+    fail "$d: restored run differs from the uninterrupted one"; cat "$d.cmp"
+  fi
+  if "$py" - "full$n" "$d/b" $H $((H * 10)) >"$d.twin" 2>&1 <<'PY'; then
+import json, sys
+import h5py
+import numpy as np
+full, rest, H, step = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+bad = []
+F, R = h5py.File(full + "/twin.h5", "r"), h5py.File(rest + "/twin.h5", "r")
+for g, c in (("predicted", "channel"), ("bio", "channel")):
+    t, tr = F[g + "/t_ms"][:], R[g + "/t_ms"][:]
+    m = t > H
+    if len(tr) == 0 or tr.min() <= H:
+        bad.append("%s: the restored twin.h5 is not the resumed part only" % g)
+    if not (np.array_equal(t[m], tr) and np.array_equal(F[g + "/" + c][:][m], R[g + "/" + c][:])):
+        bad.append("%s spikes after %g ms differ (%d vs %d)" % (g, H, m.sum(), len(tr)))
+ft, rt = F["fidelity/t_ms"][:], R["fidelity/t_ms"][:]
+m = ft > H
+if not np.array_equal(ft[m], rt) or len(rt) < 5:
+    bad.append("fidelity intervals differ: %s vs %s" % (ft[m], rt))
+else:
+    for ds in ("weights/W", "fidelity/gamma", "fidelity/gamma_symmetric", "fidelity/rate_corr",
+               "fidelity/n_bio", "fidelity/n_predicted", "fidelity/gamma_channel"):
+        a, b = F[ds][:][m], R[ds][:]
+        if not np.array_equal(a, b, equal_nan=a.dtype.kind == "f"):
+            bad.append("twin.h5 %s differs in the resumed part" % ds)
+if R.attrs["t_start_ms"] != H or R.attrs["restored_from_step"] != step:
+    bad.append("twin.h5 attributes t_start_ms / restored_from_step: %s / %s"
+               % (R.attrs["t_start_ms"], R.attrs["restored_from_step"]))
+# the final synapse weights of the assimilated projection (and every record
+# from the checkpoint on, the first made right after the restore)
+Fw, Rw = h5py.File(full + "/weights.h5", "r"), h5py.File(rest + "/weights.h5", "r")
+p = "projections/0/"
+wt, rt = Fw[p + "times"][:], Rw[p + "times"][:]
+m = wt >= H
+if not np.array_equal(wt[m], rt):
+    bad.append("weights.h5 record times differ: %s vs %s" % (wt[m][:3], rt[:3]))
+elif not np.array_equal(Fw[p + "weights"][:][m], Rw[p + "weights"][:]):
+    bad.append("weights.h5: mirror -> predict weights differ after the restore")
+wf = Fw[p + "weights"][-1]
+if not np.array_equal(wf, Rw[p + "weights"][-1]) or not np.any(wf != 0):
+    bad.append("final mirror -> predict weights differ (or never changed)")
+a, b = json.load(open(full + "/report.json"))["twin"], json.load(open(rest + "/report.json"))["twin"]
+if b["restored_from_step"] != step or b["state_restored"] is not True or a["restored_from_step"] is not None:
+    bad.append("report.json twin.restored_from_step / state_restored: %s / %s"
+               % (b["restored_from_step"], b["state_restored"]))
+for k in ("events_injected", "predicted_spikes", "late_events", "windows"):
+    if a[k] != b[k]:
+        bad.append("report.json twin.%s: %s uninterrupted, %s restored (counters run on)" % (k, a[k], b[k]))
+print("\n".join(bad) if bad else
+      "%d predicted spikes, %d fidelity intervals, %d weight records after %g ms identical"
+      % ((F["predicted/t_ms"][:] > H).sum(), len(R["fidelity/t_ms"]), len(Rw[p + "times"]), H))
+sys.exit(1 if bad else 0)
+PY
+    echo "ok: $d: twin.h5, weights.h5, report.json: $(tail -1 "$d.twin")"
+  else
+    fail "$d: twin outputs differ:"; cat "$d.twin"
+  fi
+done
+
+# 2. a checkpoint without the twin's state (format minor 0) still restores
+ck=n1-m1/a/checkpoint-$H.h5
+cp "$ck" old.h5
+"$py" -c "
+import h5py; f = h5py.File('old.h5', 'r+'); del f['twin']; del f['forced']; del f.attrs['format_minor']" ||
+  die "cannot make old.h5"
+if run 2 run --restore old.h5 --out old --t-stop $T --quiet; then
+  n=$(grep -c 'holds no twin state' last.err)
+  [ "$n" -eq 1 ] || fail "old format: $n lines saying the twin state is not in the file"
+  "$py" -c "import json,sys; t=json.load(open('old/report.json'))['twin']
+sys.exit(0 if t['state_restored'] is False and t['restored_from_step'] == $((H * 10)) else 1)" ||
+    fail "old format: report.json twin.state_restored is not false"
+  echo "ok: old format restores: $(grep 'holds no twin state' last.err | cut -c1-90)..."
+else
+  fail "old format: restore failed: $(tail -1 last.err)"
+fi
+# a run without a twin ignores /twin
+"$py" -c "
+import json; c = json.load(open('wave.json')); del c['twin']; json.dump(c, open('notwin.json', 'w'))"
+if run 2 run notwin.json --restore "$ck" --out notwin --t-stop 9000 --quiet &&
+    ! grep -q twin last.err && [ -f notwin/spikes.h5 ] && [ ! -e notwin/twin.h5 ]; then
+  echo "ok: a run without a twin restores the twin's checkpoint and ignores /twin"
+else
+  fail "no-twin restore: $(tail -2 last.err)"
+fi
+
+# 3. a /twin dataset that does not match its checksum
+for ds in xs bio_stamp; do
+  cp "$ck" "bad-$ds.h5"
+  "$py" -c "
+import h5py; f = h5py.File('bad-$ds.h5', 'r+'); x = f['twin/$ds']; x[0] = x[0] + 1" || die "bad-$ds.h5"
+  rm -rf "bad-$ds"
+  timeout -k 5 60 "$mpirun" -n 2 --oversubscribe --bind-to none "$ntwin" run --restore "bad-$ds.h5" \
+    --out "bad-$ds" --t-stop $T --quiet >/dev/null 2>"bad-$ds.err"
+  rc=$?
+  n=$(grep -c '^ntwin: error:' "bad-$ds.err")
+  if [ $rc -eq 0 ] || [ $rc -eq 124 ] || [ "$n" -ne 1 ] ||
+      ! grep -q "^ntwin: error: bad-$ds.h5: /twin/$ds: checksum mismatch" "bad-$ds.err" ||
+      [ -e "bad-$ds/spikes.h5" ] || [ -e "bad-$ds/report.json" ] || [ -e "bad-$ds/twin.h5" ]; then
+    fail "corrupted /twin/$ds: rc=$rc, $n error lines: $(head -3 "bad-$ds.err")"
+  else
+    echo "ok: corrupted /twin/$ds -> $(grep '^ntwin: error:' "bad-$ds.err") (exit $rc)"
+  fi
+done
+
+[ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
+echo "twin checkpoints: all checks passed"

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Checkpoints of a twin run (regime replay, a file as fast as possible):
-#  1. run T uninterrupted == run T/2, checkpoint, restore, run to T, on
-#     1 -> 1, 2 -> 2 and 1 -> 2 ranks (and 2 -> 1; partition switched):
-#     spikes.h5 after T/2 identical (the two reports concatenated), the final
-#     checkpoints identical dataset by dataset (engine and /twin), the final
-#     synapse weights of the mirror -> predict projection identical
-#     (weights.h5, every record from T/2 on: 467 ms apart, T/2 and T
-#     multiples of it), twin.h5's predicted and
-#     recorded spikes after T/2 and its W, Gamma and counts per fidelity
-#     interval in the resumed part identical; the restored twin.h5 covers the
-#     resumed part only and report.json says from which step. T/2 = 6071 ms
-#     lies inside a fidelity interval and right after a W update not yet
-#     pushed to the synapses, so both must be carried over;
+#  1. run T uninterrupted == run to H, checkpoint, restore, run to T, on
+#     1 -> 1, 2 -> 2, 1 -> 2 and 2 -> 1 ranks (partition switched), for
+#     H = T/2 = 6071 ms, right after a W update not yet pushed to the
+#     synapses, and H = 6066 ms, halfway to the next (dW not zero), both
+#     inside a fidelity interval with recorded and predicted spikes (the
+#     test asserts the boundaries are such): spikes.h5 after H identical
+#     (the two reports concatenated), the final checkpoints identical
+#     dataset by dataset (engine and /twin), the synapse weights of the
+#     mirror -> predict projection identical (weights.h5: every record from
+#     H on, 467 ms apart, T/2 and T multiples of it, and the restored run's
+#     first, at H), twin.h5's predicted and recorded spikes after H and its
+#     W, Gamma and counts per fidelity interval in the resumed part
+#     identical; the restored twin.h5 covers the resumed part only;
+#     report.json says from which step, its counters run on from t = 0;
 #  2. a checkpoint without /twin (as written before format minor 1) still
 #     restores, with one line saying the twin state was not in the file;
 #     a run without a twin ignores /twin;
@@ -24,7 +26,7 @@ ntwin=$(readlink -f "$1") mpirun=$2 src=$(readlink -f "$3") work=$4
 here=$src/tests/twin
 . "$src/tests/lib.sh"
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || die "no work dir"
-T=12142 H=6071
+T=12142 H1=6071 H2=6066
 run() { # run NP ARGS... (stderr to $work/last.err)
   local np=$1; shift
   timeout -k 5 "$TIMEOUT" "$mpirun" -n "$np" --oversubscribe --bind-to none "$ntwin" "$@" \
@@ -35,36 +37,35 @@ run() { # run NP ARGS... (stderr to $work/last.err)
   --seed 7 --assimilate '{"w_min": -30, "w_max": 30}' --record-weights 467 || die "config"  # T/2 and T: multiples of 467 ms
 
 # 1. uninterrupted vs checkpoint + restore
-for case in "1 round_robin 1 block" "2 round_robin 2 block" "1 block 2 round_robin" \
-    "2 block 1 round_robin"; do
-  set -- $case
-  n=$1 pn=$2 m=$3 pm=$4 d="n$1-m$3"
-  if [ ! -d "full$n" ]; then
-    run "$n" run wave.json --out "full$n" --partition "$pn" --checkpoint-final --quiet ||
-      { fail "$d: uninterrupted run: $(tail -1 last.err)"; continue; }
-  fi
-  run "$n" run wave.json --out "$d/a" --partition "$pn" --t-stop $H --checkpoint-final --quiet ||
-    { fail "$d: first half: $(tail -1 last.err)"; continue; }
-  ck="$d/a/checkpoint-$H.h5"
-  [ -f "$ck" ] || { fail "$d: no $ck"; continue; }
-  # the boundary is a demanding one: a W update computed and not yet in the
-  # synapses, predicted and recorded spikes of the open fidelity interval
+# restore_case N PN M PM H: run to H on N ranks (partition PN), checkpoint,
+# restore on M ranks (PM), run to T, compare with full<N> (uninterrupted).
+restore_case() {
+  local n=$1 pn=$2 m=$3 pm=$4 H=$5 e="n$1-m$3-$5" ck
+  run "$n" run wave.json --out "$e/a" --partition "$pn" --t-stop $H --checkpoint-final --quiet ||
+    { fail "$e: first part: $(tail -1 last.err)"; return; }
+  ck="$e/a/checkpoint-$H.h5"
+  [ -f "$ck" ] || { fail "$e: no $ck"; return; }
+  # demanding boundaries: H1 right after a W update not yet in the synapses
+  # (dW just reset), H2 halfway to the next update (dW not zero); both
+  # inside a fidelity interval with recorded and predicted spikes
   "$py" -c "
 import sys, h5py, numpy as np
 t = h5py.File('$ck', 'r')['twin']
-ok = (t['w_push'][0] == 1 and not np.array_equal(t['W'][:], t['W_applied'][:])
-      and len(t['pred_stamp']) >= 5 and len(t['bio_stamp']) >= 5)
-sys.exit(0 if ok else 1)" || fail "$d: $ck: not at a boundary with a pending W push and open interval"
-  run "$m" run --restore "$ck" --out "$d/b" --t-stop $T --partition "$pm" --checkpoint-final ||
-    { fail "$d: restore: $(tail -1 last.err)"; continue; }
-  grep -q "twin: state restored from $ck" last.err || fail "$d: no 'state restored' line"
-  if "$py" "$src/tests/ckpt_compare.py" "full$n" "$d/a" "$d/b" \
-      "full$n/checkpoint-$T.h5" "$d/b/checkpoint-$T.h5" >"$d.cmp" 2>&1; then
-    echo "ok: $d ($pn -> $pm): spikes and final checkpoints (with /twin) identical: $(tail -1 "$d.cmp")"
+pending = t['w_push'][0] == 1 and not np.array_equal(t['W'][:], t['W_applied'][:])
+ok = ((pending if $H == $H1 else not pending and np.any(t['dW'][:] != 0))
+      and len(t['pred_stamp']) >= 1 and len(t['bio_stamp']) >= 5)
+sys.exit(0 if ok else 1)" || fail "$e: $ck: not the boundary the test needs (W push / dW / open interval)"
+  run "$m" run --restore "$ck" --out "$e/b" --t-stop $T --partition "$pm" --checkpoint-final ||
+    { fail "$e: restore: $(tail -1 last.err)"; return; }
+  grep -q "twin: state restored from $ck" last.err || fail "$e: no 'state restored' line"
+  if "$py" "$src/tests/ckpt_compare.py" "full$n" "$e/a" "$e/b" \
+      "full$n/checkpoint-$T.h5" "$e/b/checkpoint-$T.h5" >"$e.cmp" 2>&1; then
+    echo "ok: $e ($pn -> $pm): spikes and final checkpoints (with /twin) identical: $(tail -1 "$e.cmp")"
   else
-    fail "$d: restored run differs from the uninterrupted one"; cat "$d.cmp"
+    fail "$e: restored run differs from the uninterrupted one"; cat "$e.cmp"
   fi
-  if "$py" - "full$n" "$d/b" $H $((H * 10)) >"$d.twin" 2>&1 <<'PY'; then
+  # twin.h5 and weights.h5 after H, report.json (Python below, up to PY)
+  if "$py" - "full$n" "$e/b" $H $((H * 10)) >"$e.twin" 2>&1 <<'PY'; then
 import json, sys
 import h5py
 import numpy as np
@@ -96,10 +97,12 @@ if R.attrs["t_start_ms"] != H or R.attrs["restored_from_step"] != step:
 Fw, Rw = h5py.File(full + "/weights.h5", "r"), h5py.File(rest + "/weights.h5", "r")
 p = "projections/0/"
 wt, rt = Fw[p + "times"][:], Rw[p + "times"][:]
-m = wt >= H
-if not np.array_equal(wt[m], rt):
+# the restored file starts with a record at H (made right after the
+# restore); the uninterrupted one has it too if H is a multiple of 467 ms
+m, mr = wt >= H, (rt > H) | np.isin(rt, wt)
+if rt[0] != H or not np.array_equal(wt[m], rt[mr]):
     bad.append("weights.h5 record times differ: %s vs %s" % (wt[m][:3], rt[:3]))
-elif not np.array_equal(Fw[p + "weights"][:][m], Rw[p + "weights"][:]):
+elif not np.array_equal(Fw[p + "weights"][:][m], Rw[p + "weights"][:][mr]):
     bad.append("weights.h5: mirror -> predict weights differ after the restore")
 wf = Fw[p + "weights"][-1]
 if not np.array_equal(wf, Rw[p + "weights"][-1]) or not np.any(wf != 0):
@@ -116,14 +119,24 @@ print("\n".join(bad) if bad else
       % ((F["predicted/t_ms"][:] > H).sum(), len(R["fidelity/t_ms"]), len(Rw[p + "times"]), H))
 sys.exit(1 if bad else 0)
 PY
-    echo "ok: $d: twin.h5, weights.h5, report.json: $(tail -1 "$d.twin")"
+    echo "ok: $e: twin.h5, weights.h5, report.json: $(tail -1 "$e.twin")"
   else
-    fail "$d: twin outputs differ:"; cat "$d.twin"
+    fail "$e: twin outputs differ:"; cat "$e.twin"
   fi
+}
+for case in "1 round_robin 1 block" "2 round_robin 2 block" "1 block 2 round_robin" \
+    "2 block 1 round_robin"; do
+  set -- $case
+  if [ ! -d "full$1" ]; then
+    run "$1" run wave.json --out "full$1" --partition "$2" --checkpoint-final --quiet ||
+      { fail "n$1: uninterrupted run: $(tail -1 last.err)"; continue; }
+  fi
+  restore_case "$@" $H2
+  restore_case "$@" $H1
 done
 
 # 2. a checkpoint without the twin's state (format minor 0) still restores
-ck=n1-m1/a/checkpoint-$H.h5
+H=$H1 ck=n1-m1-$H1/a/checkpoint-$H1.h5
 cp "$ck" old.h5
 "$py" -c "
 import h5py; f = h5py.File('old.h5', 'r+'); del f['twin']; del f['forced']; del f.attrs['format_minor']" ||

@@ -107,6 +107,8 @@ struct ntw_twin {
   bool started;
   int64_t B0;           /* biology clock at simulated time 0 (after a restore
                            on the link: may lie before the biology's 0) */
+  int64_t start_us;     /* biology clock at the first window's start (B0, or
+                           after a restore B0 + its time) */
   uint64_t last_hb_us;  /* local clock of our last heartbeat */
   bool bye;
   VEC(pend) pending;
@@ -469,7 +471,8 @@ static int collect(ntw_twin *tw, int64_t lo, int64_t hi) {
   const double step_us = tw->dt * 1e3;
   for (size_t i = 0; i < tw->pending.n; i++) {
     pend p = tw->pending.v[i];
-    if ((int64_t)p.t_us < tw->B0) {
+    if ((int64_t)p.t_us < tw->start_us) { /* before time 0 or, after a restore on
+                                             the link, while no twin ran */
       tw->before_start++;
       continue;
     }
@@ -585,6 +588,7 @@ static int before_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
       } else {
         tw->local0_us = (int64_t)mono_us() - lo_us;
       }
+      tw->start_us = tw->B0 + lo_us;
     }
     int err = 0;
     if (!tw->stop_reason[0]) err = collect(tw, lo, hi);

@@ -31,16 +31,47 @@
  *                                 (ntw_engine_force_spikes) and not yet
  *                                 emitted: stamp = spike time in steps
  *                                 (> step), sorted by (stamp, gid)
- *   /twin/...                     the twin's state (rank 0; src/twin.c,
- *                                 README "Checkpoints of a twin run"),
- *                                 only in checkpoints of twin runs
+ *   /twin                         only in checkpoints of twin runs: rank
+ *                                 0's twin state at the same boundary
+ *                                 (src/twin.c), attributes regime, source
+ *                                 ("file" | "link"), twin_state_version "1":
+ *     step (int64 [1]), channels (uint32 [1])   identity, checked on restore
+ *     W, W_applied (float32 [npop, npop])       W[k][j] of the assimilated
+ *                                 projection mirror j -> predict k: as
+ *                                 assimilated, and as the synapses hold it
+ *                                 (they differ when an update is not pushed
+ *                                 yet; the projection is static, so its
+ *                                 synapses are rebuilt and get W_applied)
+ *     dW (float64 [nch, nch]), xs (float64 [nch]), xs_t, xs_next
+ *                                 ReSuMe: the change since the last push, the
+ *                                 recorded-spike traces at stamp xs_t, the
+ *                                 first carried recorded spike not in them
+ *     bio_{channel, stamp, t_us}, pred_{channel, stamp}
+ *                                 recorded / predicted spikes still needed
+ *                                 (by the traces, by the open fidelity
+ *                                 interval [fid_lo, fid_next)); fid_bio_from,
+ *                                 fid_pred_from index them
+ *     pending_{channel, t_us}     events received for later windows
+ *     stim_force_{channel, stamp} stimulation pulses not yet forced
+ *     act_ring (int64 [horizon windows]), act_pos, act_sum, act_mean,
+ *     last_stim_ms, next_periodic_ms          the stimulation policy
+ *     w_next, w_push, fid_lo, fid_next, B0, rec_next, and the counters
+ *     late, shifted, before_start, injected, predicted, misses, windows,
+ *     stims_sent, stims_dropped, shams, stim_forced, stim_force_missed
+ *                                 (scalars: one-element datasets, int64,
+ *                                 uint64 or float64, named as in twin.c)
+ *   Not saved (wall-clock): the lag and latency samples, the clock fit to
+ *   the biology's heartbeats, the link itself; the hybrid time is anchored
+ *   again at the restored run's first window.
  * Format minor 1 (root attribute `format_minor`; absent = 0) added /forced
  * and /twin. format_version stays 1: a minor-0 file restores as before (no
  * run-time forced spikes pending, twin state not saved: a twin resumes
- * without it and says so), and a run without a twin ignores /twin.
+ * without it and says so on stderr), and a run without a twin ignores
+ * /twin. Readers of minor 0 (h5py, tests/ckpt_compare.py) read minor 1.
  * Static synapses are not stored: the same config and seed rebuild them
- * exactly. Random numbers are counter-based (keyed by gid and step), so the
- * step is all a generator needs to continue.
+ * exactly (the twin's assimilated ones get /twin/W_applied). Random numbers
+ * are counter-based (keyed by gid and step), so the step is all a
+ * generator needs to continue.
  * Every dataset carries an attribute `checksum` (a position-keyed 64-bit
  * hash of its contents: the sum over elements i of
  * mix(mix(i) ^ bits(element i)), so any split of the rows sums to it)

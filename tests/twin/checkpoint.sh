@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checkpoints of a twin run (regime replay, a file as fast as possible):
 #  1. run T uninterrupted == run to H, checkpoint, restore, run to T, on
-#     1 -> 1, 2 -> 2, 1 -> 2 and 2 -> 1 ranks (partition switched), for
+#     1 -> 1, 2 -> 2, 1 -> 2, 2 -> 1 and 3 (rank 0 reserved as the
+#     coupling rank) -> 2 ranks, the partition switched, for
 #     H = T/2 = 6071 ms, right after a W update not yet pushed to the
 #     synapses, and H = 6066 ms, halfway to the next (dW not zero), both
 #     inside a fidelity interval with recorded and predicted spikes (the
@@ -38,11 +39,13 @@ run() { # run NP ARGS... (stderr to $work/last.err)
   --seed 7 --assimilate '{"w_min": -30, "w_max": 30}' --record-weights 467 || die "config"  # T/2 and T: multiples of 467 ms
 
 # 1. uninterrupted vs checkpoint + restore
-# restore_case N PN M PM H: run to H on N ranks (partition PN), checkpoint,
-# restore on M ranks (PM), run to T, compare with full<N> (uninterrupted).
+# restore_case N PN M PM CR H: run to H on N ranks (partition PN,
+# --coupling-rank CR), checkpoint, restore on M ranks (PM), run to T,
+# compare with full<N> (uninterrupted).
 restore_case() {
-  local n=$1 pn=$2 m=$3 pm=$4 H=$5 e="n$1-m$3-$5" ck
-  run "$n" run wave.json --out "$e/a" --partition "$pn" --t-stop $H --checkpoint-final --quiet ||
+  local n=$1 pn=$2 m=$3 pm=$4 cr=$5 H=$6 e="n$1-m$3-$6" ck
+  run "$n" run wave.json --out "$e/a" --partition "$pn" --t-stop $H --checkpoint-final --quiet \
+      --coupling-rank "$cr" ||
     { fail "$e: first part: $(tail -1 last.err)"; return; }
   ck="$e/a/checkpoint-$H.h5"
   [ -f "$ck" ] || { fail "$e: no $ck"; return; }
@@ -125,12 +128,13 @@ PY
     fail "$e: twin outputs differ:"; cat "$e.twin"
   fi
 }
-for case in "1 round_robin 1 block" "2 round_robin 2 block" "1 block 2 round_robin" \
-    "2 block 1 round_robin"; do
+# the last: written with rank 0 reserved as the coupling rank (no neurons)
+for case in "1 round_robin 1 block auto" "2 round_robin 2 block auto" \
+    "1 block 2 round_robin auto" "2 block 1 round_robin auto" "3 round_robin 2 block on"; do
   set -- $case
   if [ ! -d "full$1" ]; then
-    run "$1" run wave.json --out "full$1" --partition "$2" --checkpoint-final --quiet ||
-      { fail "n$1: uninterrupted run: $(tail -1 last.err)"; continue; }
+    run "$1" run wave.json --out "full$1" --partition "$2" --checkpoint-final --quiet \
+        --coupling-rank "$5" || { fail "n$1: uninterrupted run: $(tail -1 last.err)"; continue; }
   fi
   restore_case "$@" $H2
   restore_case "$@" $H1

@@ -1126,7 +1126,114 @@ static int write_post(ckio *k, ntw_engine *e, hid_t gpost) {
   return 0;
 }
 
+/* Spikes forced at run time and not yet emitted (the queue of
+ * ntw_engine_force_spikes: a twin's stimulation pulses for later steps).
+ * Few: rank 0 gathers and writes them, sorted by (stamp, gid). */
+static int cmp_forced_rec(const void *a, const void *b) {
+  const int64_t *x = a, *y = b; /* (stamp, gid) */
+  if (x[0] != y[0]) return (x[0] > y[0]) - (x[0] < y[0]);
+  return ((uint64_t)x[1] > (uint64_t)y[1]) - ((uint64_t)x[1] < (uint64_t)y[1]);
+}
+
+static int write_forced(ckio *k, ntw_engine *e) {
+  const size_t n = e->nlive - e->next_live;
+  int64_t *mine = malloc((2 * n + 1) * sizeof *mine);
+  int *cnt = calloc((size_t)k->P, sizeof *cnt), *dis = calloc((size_t)k->P, sizeof *dis);
+  int err = agree(k->comm, mine && cnt && dis && 2 * n < (size_t)INT32_MAX
+                               ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+  int64_t *all = NULL, *stamp = NULL;
+  uint64_t *gid = NULL;
+  int tot = 0;
+  if (!err) {
+    for (size_t i = 0; i < n; i++) {
+      const forced_spike *f = &e->live[e->next_live + i];
+      mine[2 * i] = f->step + 1;
+      mine[2 * i + 1] = (int64_t)e->gids[f->lidx];
+    }
+    int c = (int)(2 * n);
+    MPI_Gather(&c, 1, MPI_INT, cnt, 1, MPI_INT, 0, k->comm);
+    for (int r = 0; k->rank == 0 && r < k->P; r++) {
+      dis[r] = tot;
+      tot += cnt[r];
+    }
+    all = malloc(((size_t)tot + 2) * sizeof *all);
+    stamp = malloc(((size_t)tot / 2 + 1) * sizeof *stamp);
+    gid = malloc(((size_t)tot / 2 + 1) * sizeof *gid);
+    err = agree(k->comm, all && stamp && gid ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+    if (!err) MPI_Gatherv(mine, c, MPI_INT64_T, all, cnt, dis, MPI_INT64_T, 0, k->comm);
+  }
+  uint64_t m = (uint64_t)tot / 2;
+  if (!err) {
+    qsort(all, m, 2 * sizeof *all, cmp_forced_rec);
+    for (uint64_t i = 0; i < m; i++) stamp[i] = all[2 * i], gid[i] = (uint64_t)all[2 * i + 1];
+    MPI_Bcast(&m, 1, MPI_UINT64_T, 0, k->comm);
+    hid_t g = group(k->file, "forced", true);
+    err = agree(k->comm, g < 0 ? NTW_ERR(NTW_ERR_HDF5, "%s: cannot create /forced", k->path) : 0);
+    if (!err) err = write_ds(k, g, "gid", H5T_NATIVE_UINT64, H5T_STD_U64LE, 8, m, 1, 0,
+                             k->rank == 0 ? m : 0, gid);
+    if (!err) err = write_ds(k, g, "stamp", H5T_NATIVE_INT64, H5T_STD_I64LE, 8, m, 1, 0,
+                             k->rank == 0 ? m : 0, stamp);
+    if (g >= 0) H5Gclose(g);
+  }
+  free(mine), free(cnt), free(dis), free(all), free(stamp), free(gid);
+  return err;
+}
+
+/* ---- extra groups (the twin's state) ---- */
+
+struct ntw_ckpt_out {
+  ckio *k;
+  char group[64];
+};
+
+typedef struct {
+  hid_t mem, file;
+  size_t esz;
+} ckpt_types;
+
+static ckpt_types ckpt_type(ntw_ckpt_type t) {
+  switch (t) {
+  case NTW_CKPT_U8: return (ckpt_types){H5T_NATIVE_UINT8, H5T_STD_U8LE, 1};
+  case NTW_CKPT_U32: return (ckpt_types){H5T_NATIVE_UINT32, H5T_STD_U32LE, 4};
+  case NTW_CKPT_I64: return (ckpt_types){H5T_NATIVE_INT64, H5T_STD_I64LE, 8};
+  case NTW_CKPT_U64: return (ckpt_types){H5T_NATIVE_UINT64, H5T_STD_U64LE, 8};
+  case NTW_CKPT_F32: return (ckpt_types){H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 4};
+  default: return (ckpt_types){H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8};
+  }
+}
+
+int ntw_ckpt_put(ntw_ckpt_out *o, const char *name, ntw_ckpt_type t, uint64_t rows,
+                 uint64_t cols, const void *data) {
+  ckio *k = o->k;
+  uint64_t dim[2] = {rows, cols ? cols : 1};
+  MPI_Bcast(dim, 2, MPI_UINT64_T, 0, k->comm);
+  char full[256];
+  snprintf(full, sizeof full, "/%s/%s", o->group, name);
+  const ckpt_types ty = ckpt_type(t);
+  static const uint64_t none[1] = {0}; /* HDF5 wants a buffer even for no rows */
+  return write_ds(k, k->file, full, ty.mem, ty.file, ty.esz, dim[0], dim[1], 0,
+                  k->rank == 0 ? dim[0] : 0, data && k->rank == 0 ? data : none);
+}
+
+int ntw_ckpt_put_attr(ntw_ckpt_out *o, const char *name, const char *value) {
+  ckio *k = o->k;
+  char v[256] = "";
+  if (k->rank == 0) snprintf(v, sizeof v, "%s", value);
+  MPI_Bcast(v, sizeof v, MPI_CHAR, 0, k->comm);
+  hid_t g = group(k->file, o->group, false);
+  int err = g < 0 || attr_write_str(g, name, v)
+                ? NTW_ERR(NTW_ERR_HDF5, "%s: cannot write attribute %s of /%s", k->path, name, o->group)
+                : 0;
+  if (g >= 0) H5Gclose(g);
+  return agree(k->comm, err);
+}
+
 int ntw_checkpoint_write(ntw_engine *e, const char *path) {
+  return ntw_checkpoint_write_ext(e, path, NULL, NULL, NULL);
+}
+
+int ntw_checkpoint_write_ext(ntw_engine *e, const char *path, const char *xgroup,
+                             ntw_ckpt_save_fn save, void *ctx) {
   ckio k = {.comm = ntw_comm_mpi(e->comm), .path = path, .t_phase = phase_start(), .wb_fd = -1};
   MPI_Comm_rank(k.comm, &k.rank);
   MPI_Comm_size(k.comm, &k.P);
@@ -1143,11 +1250,12 @@ int ntw_checkpoint_write(ntw_engine *e, const char *path) {
   const ntw_config *cfg = e->cfg;
   int64_t step = e->step;
   double t_ms = step * e->dt, dt = e->dt;
-  int32_t ver = NTW_CKPT_VERSION, P = k.P, R = (int32_t)(e->ring_mask + 1), np = e->nports;
+  int32_t ver = NTW_CKPT_VERSION, minor = NTW_CKPT_MINOR, P = k.P, R = (int32_t)(e->ring_mask + 1), np = e->nports;
   uint64_t seed = cfg->sim.seed, n = e->n_global;
   int a = 0;
   a |= attr_write_str(k.file, "format", NTW_CKPT_FORMAT);
   a |= attr_write(k.file, "format_version", H5T_NATIVE_INT32, H5T_STD_I32LE, &ver);
+  a |= attr_write(k.file, "format_minor", H5T_NATIVE_INT32, H5T_STD_I32LE, &minor);
   a |= attr_write_str(k.file, "ntwin_version", NTW_VERSION);
   a |= attr_write(k.file, "step", H5T_NATIVE_INT64, H5T_STD_I64LE, &step);
   a |= attr_write(k.file, "t_ms", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, &t_ms);
@@ -1186,6 +1294,16 @@ int ntw_checkpoint_write(ntw_engine *e, const char *path) {
   phase(&k, "post");
   if (!err) err = noise_io(&k, e, true);
   phase(&k, "noise");
+  if (!err) err = write_forced(&k, e);
+  if (!err && xgroup) {
+    hid_t gx = group(k.file, xgroup, true);
+    err = agree(k.comm, gx < 0 ? NTW_ERR(NTW_ERR_HDF5, "%s: cannot create /%s", tmp, xgroup) : 0);
+    if (gx >= 0) H5Gclose(gx);
+    ntw_ckpt_out o = {.k = &k};
+    snprintf(o.group, sizeof o.group, "%s", xgroup);
+    if (!err) err = agree(k.comm, save(&o, ctx));
+  }
+  phase(&k, "forced spikes, extra state");
   if (gn >= 0) H5Gclose(gn);
   if (gs >= 0) H5Gclose(gs);
   if (gp >= 0) H5Gclose(gp);
@@ -1261,6 +1379,10 @@ int ntw_checkpoint_info(const char *path, ntw_ckpt_info *info) {
                      sizeof info->partition_written);
   a |= attr_read_str(k.file, "ntwin_version", info->ntwin_version, sizeof info->ntwin_version);
   info->ranks_written = P;
+  int32_t minor = 0;
+  if (attr_read(k.file, "format_minor", H5T_NATIVE_INT32, &minor)) minor = 0;
+  info->format_minor = minor;
+  info->has_twin = H5Lexists(k.file, "twin", H5P_DEFAULT) > 0;
   int err = a ? NTW_ERR(NTW_ERR_FORMAT, "%s: missing metadata attributes", path) : 0;
   uint64_t len = 0, cols;
   if (!agree(k.comm, err)) err = ds_dims(&k, k.file, "config", &len, &cols);
@@ -1606,6 +1728,96 @@ static int read_post(ckio *k, ntw_engine *e) {
   return err;
 }
 
+/* Run-time forced spikes still to come (format minor >= 1; none before). */
+static int read_forced(ckio *k, ntw_engine *e) {
+  if (H5Lexists(k->file, "forced", H5P_DEFAULT) <= 0) return agree(k->comm, 0);
+  uint64_t n = 0, cols = 1, n2 = 0;
+  NTW_TRY(ds_dims(k, k->file, "forced/gid", &n, &cols));
+  NTW_TRY(ds_dims(k, k->file, "forced/stamp", &n2, &cols));
+  NTW_TRY(agree(k->comm, n2 == n ? 0 : NTW_ERR(NTW_ERR_FORMAT, "%s: /forced: gid and stamp differ in length", k->path)));
+  uint64_t *gid = malloc((n + 1) * sizeof *gid);
+  int64_t *stamp = malloc((n + 1) * sizeof *stamp);
+  int err = agree(k->comm, gid && stamp ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+  const uint64_t mine = k->rank == 0 ? n : 0;
+  if (!err) err = read_ds(k, k->file, "/forced/gid", H5T_NATIVE_UINT64, 8, 1, 0, mine, gid);
+  if (!err) err = read_ds(k, k->file, "/forced/stamp", H5T_NATIVE_INT64, 8, 1, 0, mine, stamp);
+  if (!err && n) {
+    MPI_Bcast(gid, (int)n, MPI_UINT64_T, 0, k->comm);
+    MPI_Bcast(stamp, (int)n, MPI_INT64_T, 0, k->comm);
+    /* each rank queues its own; a stamp not after the step is refused */
+    err = agree(k->comm, ntw_engine_force_spikes(e, gid, stamp, (size_t)n));
+  }
+  free(gid), free(stamp);
+  return err;
+}
+
+struct ntw_ckpt_in {
+  ckio k;
+  char group[64];
+};
+
+int ntw_ckpt_in_open(const char *path, MPI_Comm comm, const char *grp, ntw_ckpt_in **in) {
+  *in = NULL;
+  ntw_ckpt_in *x = calloc(1, sizeof *x);
+  int err = agree(comm, x ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+  if (err) {
+    free(x);
+    return err;
+  }
+  x->k = (ckio){.comm = comm, .t_phase = -1, .wb_fd = -1};
+  snprintf(x->group, sizeof x->group, "%s", grp);
+  err = open_file(&x->k, path);
+  if (err) {
+    free(x);
+    return err;
+  }
+  if (H5Lexists(x->k.file, grp, H5P_DEFAULT) <= 0) {
+    H5Fclose(x->k.file);
+    free(x);
+    return 0;
+  }
+  *in = x;
+  return 0;
+}
+
+int ntw_ckpt_get(ntw_ckpt_in *in, const char *name, ntw_ckpt_type t, uint64_t *rows,
+                 uint64_t *cols, void **data) {
+  ckio *k = &in->k;
+  *data = NULL;
+  char full[256];
+  snprintf(full, sizeof full, "/%s/%s", in->group, name);
+  const ckpt_types ty = ckpt_type(t);
+  NTW_TRY(ds_dims(k, k->file, full, rows, cols));
+  void *buf = NULL;
+  if (k->rank == 0) buf = malloc((*rows * *cols + 1) * ty.esz);
+  int err = agree(k->comm, k->rank != 0 || buf ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"));
+  uint64_t none[1];
+  if (!err) err = read_ds(k, k->file, full, ty.mem, ty.esz, *cols, 0, k->rank == 0 ? *rows : 0,
+                          buf ? buf : none);
+  if (err) {
+    free(buf);
+    return err;
+  }
+  *data = buf;
+  return 0;
+}
+
+void ntw_ckpt_get_attr(ntw_ckpt_in *in, const char *name, char *buf, size_t cap) {
+  buf[0] = '\0';
+  hid_t g = group(in->k.file, in->group, false);
+  if (g >= 0) {
+    if (attr_read_str(g, name, buf, cap)) buf[0] = '\0';
+    H5Gclose(g);
+  }
+}
+
+void ntw_ckpt_in_close(ntw_ckpt_in **in) {
+  if (!in || !*in) return;
+  H5Fclose((*in)->k.file);
+  free(*in);
+  *in = NULL;
+}
+
 int ntw_checkpoint_restore(ntw_engine *e, const char *path) {
   ckio k = {.comm = ntw_comm_mpi(e->comm), .t_phase = phase_start()};
   NTW_TRY(open_file(&k, path));
@@ -1641,6 +1853,7 @@ int ntw_checkpoint_restore(ntw_engine *e, const char *path) {
   if (!err) err = read_post(&k, e);
   phase(&k, "post");
   if (!err) err = noise_io(&k, e, false);
+  if (!err) err = read_forced(&k, e);
   H5Fclose(k.file);
   err = agree(k.comm, err);
   phase(&k, "noise, close");

@@ -149,7 +149,8 @@ int ntw_engine_foreach_projection_synapse(const ntw_engine *e, int proj,
  * given the same list: gids owned by other ranks are ignored. The spikes
  * are emitted like a neuron's own (recorded, counted, sent to targets,
  * STDP post history); a neuron that already spikes in that step does not
- * spike twice. Not collective. Not saved in checkpoints. */
+ * spike twice. Not collective. Those still to come at a window boundary
+ * are saved in checkpoints (/forced) and queued again on restore. */
 int ntw_engine_force_spikes(ntw_engine *e, const uint64_t *gids,
                             const int64_t *stamps, size_t n);
 

@@ -55,6 +55,8 @@ int ntw_cli_inspect(int argc, char **argv) {
     json_object_set_new(j, "ranks_written", json_integer(ck.ranks_written));
     json_object_set_new(j, "partition_written", json_string(ck.partition_written));
     json_object_set_new(j, "ntwin_version", json_string(ck.ntwin_version));
+    json_object_set_new(j, "format_minor", json_integer(ck.format_minor));
+    json_object_set_new(j, "twin_state", json_boolean(ck.has_twin));
     json_object_set_new(j, "bytes", json_integer(bytes));
     json_t *pops = json_array(), *projs = json_array();
     for (size_t p = 0; p < cfg->npops; p++) {
@@ -80,7 +82,8 @@ int ntw_cli_inspect(int argc, char **argv) {
       json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
       fputc('\n', stdout);
     } else {
-      printf("checkpoint %s (%.1f MB, ntwin %s)\n", path, bytes / 1e6, ck.ntwin_version);
+      printf("checkpoint %s (%.1f MB, ntwin %s, format 1.%d)\n", path, bytes / 1e6,
+             ck.ntwin_version, ck.format_minor);
       printf("  time        t = %g ms (step %lld, dt %g ms), seed %llu\n", ck.t_ms,
              (long long)ck.step, ck.dt_ms, (unsigned long long)ck.seed);
       printf("  written by  %d rank%s, partition %s (restores on any)\n", ck.ranks_written,
@@ -93,7 +96,13 @@ int ntw_cli_inspect(int argc, char **argv) {
         printf("    projection %zu: %s -> %s, %s%s\n", k, cfg->pops[cfg->projs[k].source].name,
                cfg->pops[cfg->projs[k].target].name, cfg->projs[k].syn_model,
                strcmp(cfg->projs[k].syn_model, "static") ? " (synapses stored)"
-                                                          : " (rebuilt from config + seed)");
+               : ck.has_twin && cfg->twin.enabled && (int)k == cfg->twin.assim_proj
+                   ? " (rebuilt from config + seed, the twin's weights from /twin/W_applied)"
+                   : " (rebuilt from config + seed)");
+      if (cfg->twin.enabled || ck.has_twin)
+        printf("  twin        %s\n", ck.has_twin ? "state saved (/twin): a replay resumes exactly"
+                                                  : "state not saved (format minor 0): the twin "
+                                                    "resumes without it");
       printf("  config      %zu bytes of JSON (ntwin inspect --json shows it)\n",
              strlen(ck.config_text));
     }

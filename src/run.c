@@ -328,6 +328,7 @@ typedef struct {
   bool final, quiet;
   int64_t until;
   uint64_t windows;
+  ntw_twin *twin;       /* its state goes into /twin of every checkpoint */
   int signal; /* agreed signal that stopped the run */
   int written;
   double write_s;       /* wall seconds in checkpoint writes */
@@ -364,7 +365,8 @@ static int ckpt_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
   char path[4200];
   snprintf(path, sizeof path, "%s/checkpoint-%lld.h5", c->out, (long long)llround(hi * c->dt));
   double t0 = MPI_Wtime();
-  NTW_TRY(ntw_checkpoint_write(e, path));
+  NTW_TRY(c->twin ? ntw_checkpoint_write_ext(e, path, "twin", ntw_twin_ckpt_save, c->twin)
+                  : ntw_checkpoint_write(e, path));
   c->written++;
   c->write_s += MPI_Wtime() - t0;
   struct stat sb;
@@ -723,6 +725,13 @@ int ntw_cli_run(int argc, char **argv) {
   restore_s = a.restore ? MPI_Wtime() - restore_s : 0.0;
   NTW_GOTO(err, ntw_engine_add_hook(eng, NTW_HOOK_AFTER_WINDOW, recorder_hook, &rec),
            done);
+  /* The twin: rank 0 links to the biology; every rank gets its hooks. After
+   * a restore it puts the assimilated weights back into the (static,
+   * rebuilt) synapses, so it comes before the weight recorder's first
+   * record. Its after-window hook comes before the checkpoint hook, which
+   * saves its state at the same boundary. */
+  if (cfg->twin.enabled && agree(ntw_twin_create(eng, a.out, a.quiet, a.restore, &twin)))
+    goto done;
   /* Weight recorder: the synapse lists and the t = 0 record now, then an
    * AFTER_WINDOW hook. */
   if (cfg->nwrecs > 0) {
@@ -733,15 +742,13 @@ int ntw_cli_run(int argc, char **argv) {
                                       ntw_weight_recorder_hook, wrec),
              done);
   }
-  /* The twin: rank 0 links to the biology; every rank gets its hooks. */
-  if (cfg->twin.enabled && agree(ntw_twin_create(eng, a.out, a.quiet, &twin))) goto done;
   int64_t until = ntw_engine_steps(eng, cfg->sim.t_stop);
   ntw_engine_stats st0;
   ntw_engine_get_stats(eng, &st0);
   const int64_t start = st0.step; /* 0, or the checkpoint's step */
   rec.flushed_to = start + 1;     /* spikes carry steps start+1 .. */
   ckpt_ctl cc = {.rec = &rec, .out = a.out, .dt = cfg->sim.dt, .final = a.ckpt_final,
-                 .quiet = a.quiet, .until = until};
+                 .quiet = a.quiet, .until = until, .twin = twin};
   if (a.ckpt_every > 0) {
     cc.every = ntw_engine_steps(eng, a.ckpt_every);
     if (cc.every < 1) cc.every = 1;

@@ -8,6 +8,7 @@
 #include <mpi.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #include "core/ntw_error.h"
 #include "io/biolink.h"
+#include "io/checkpoint.h"
 #include "io/recording.h"
 
 typedef struct {
@@ -94,7 +96,7 @@ struct ntw_twin {
   ntw_recording *rec;
   size_t rec_next;
   uint64_t rec_end_us; /* replay stops here (bio clock) */
-  uint64_t local0_ns;  /* file source: local clock origin */
+  int64_t local0_us;   /* file source: local clock origin (mono_us) */
   int32_t *idx_of_id;  /* channel id -> index, 65536 entries, -1 unknown */
   char (*label)[NTW_BIO_LABEL_MAX + 1];
   float *x_um, *y_um;
@@ -103,7 +105,10 @@ struct ntw_twin {
  VEC(double) env_t, env_y; /* clock: per second, the largest t_sent - t_recv */
   double clk_offset, clk_drift;
   bool started;
-  uint64_t B0;          /* biology clock at simulated time 0 */
+  int64_t B0;           /* biology clock at simulated time 0 (after a restore
+                           on the link: may lie before the biology's 0) */
+  int64_t start_us;     /* biology clock at the first window's start (B0, or
+                           after a restore B0 + its time) */
   uint64_t last_hb_us;  /* local clock of our last heartbeat */
   bool bye;
   VEC(pend) pending;
@@ -145,11 +150,20 @@ struct ntw_twin {
   int act_n, act_pos;
   int64_t act_sum;
   double last_stim_ms, next_periodic_ms;
-  /* counters */
+  /* counters (since t = 0: restored from a checkpoint with twin state) */
   uint64_t late, shifted, before_start, injected, misses, windows, stims_sent,
-      stims_dropped, shams;
+      stims_dropped, shams, predicted;
   uint64_t by_watermark; /* windows released by the source's watermark */
   double last_print_ms;
+  /* checkpoints */
+  float *W_applied;        /* the W the synapses hold (W after the push) */
+  int64_t done_to;         /* every rank: end of the last window done */
+  int64_t resumed_step;    /* restored at this step; -1: a fresh run */
+  bool state_restored;     /* ... with the twin's state from the file */
+  int64_t counters_from;   /* step the counters start at */
+  size_t out_bio0, out_pred0; /* bio, pred before these: carried over from
+                                 the checkpoint (before resumed_step), not
+                                 output again */
 };
 
 /* ---------------------------------------------------------------- clocks */
@@ -161,7 +175,7 @@ static uint64_t mono_us(void) {
 }
 
 static uint64_t local_now(const ntw_twin *tw) {
-  return tw->link ? ntw_biolink_now(tw->link) : mono_us() - tw->local0_ns;
+  return tw->link ? ntw_biolink_now(tw->link) : (uint64_t)((int64_t)mono_us() - tw->local0_us);
 }
 
 /* The biology's clock against ours, from its heartbeats: each gives
@@ -316,6 +330,23 @@ static int link_setup(ntw_twin *tw) {
   return 0;
 }
 
+/* File source: events before this bound (biology clock) are taken by the
+ * collect of the window ending at step hi. */
+static uint64_t rec_upto(const ntw_twin *tw, int64_t hi) {
+  return (uint64_t)(tw->B0 + (int64_t)ceil(hi * tw->dt * 1e3));
+}
+
+/* File source: the next event to take after the windows up to step `step`
+ * (what the collects of those windows leave in rec_next). */
+static void rec_seek(ntw_twin *tw, int64_t step) {
+  const ntw_recording *r = tw->rec;
+  const uint64_t upto = rec_upto(tw, step);
+  tw->rec_next = 0;
+  while (tw->rec_next < r->n_events && r->t_us[tw->rec_next] < upto &&
+         r->t_us[tw->rec_next] < tw->rec_end_us)
+    tw->rec_next++;
+}
+
 static int file_setup(ntw_twin *tw) {
   const ntw_twin_cfg *tc = tw->tc;
   ntw_rec_format fmt;
@@ -340,16 +371,16 @@ static int file_setup(ntw_twin *tw) {
   int err = set_layout(tw, ch, (uint32_t)r->n_channels);
   free(ch);
   NTW_TRY(err);
-  tw->B0 = (uint64_t)llround(tc->from_s * 1e6);
+  tw->B0 = llround(tc->from_s * 1e6);
   tw->rec_end_us = tc->to_s > 0 ? (uint64_t)llround(tc->to_s * 1e6) : r->duration_us;
   /* After a restore the run continues at the checkpoint's step: the
-   * events before it were injected by the run that wrote it. */
+   * events before it were taken by the run that wrote it (and those it
+   * took for later steps are in its saved pending events). */
   ntw_engine_stats st;
   ntw_engine_get_stats(tw->e, &st);
-  const uint64_t resume = tw->B0 + (uint64_t)llround(st.step * tw->dt * 1e3);
-  while (tw->rec_next < r->n_events && r->t_us[tw->rec_next] < resume) tw->rec_next++;
+  rec_seek(tw, st.step);
   twin_log(tw, "replaying %s: %zu channels, %.1f s from %.1f s%s", tc->file,
-           r->n_channels, (tw->rec_end_us - tw->B0) * 1e-6, tc->from_s,
+           r->n_channels, ((double)tw->rec_end_us - (double)tw->B0) * 1e-6, tc->from_s,
            tc->pace ? ", paced" : ", as fast as possible");
   return 0;
 }
@@ -418,8 +449,7 @@ static int collect(ntw_twin *tw, int64_t lo, int64_t hi) {
        * event received has been injected, then stop. */
       bool left = false;
       for (size_t i = 0; i < tw->pending.n && !left; i++)
-        left = tw->pending.v[i].t_us >= tw->B0 &&
-               (double)(tw->pending.v[i].t_us - tw->B0) >= t1_us;
+        left = (double)((int64_t)tw->pending.v[i].t_us - tw->B0) >= t1_us;
       if (!left) {
         snprintf(tw->stop_reason, sizeof tw->stop_reason, "peer_bye");
         twin_log(tw, "the biology said BYE: stopping at t = %g ms", hi * tw->dt);
@@ -431,7 +461,7 @@ static int collect(ntw_twin *tw, int64_t lo, int64_t hi) {
       tw->win_release_us = t1_us + tc->allowance_ms * 1e3;
       sleep_us(tw->win_release_us - (double)local_now(tw));
     }
-    const uint64_t upto = tw->B0 + (uint64_t)ceil(t1_us);
+    const uint64_t upto = rec_upto(tw, hi);
     const uint64_t now = local_now(tw);
     while (tw->rec_next < rec->n_events && rec->t_us[tw->rec_next] < upto &&
            rec->t_us[tw->rec_next] < tw->rec_end_us) {
@@ -449,11 +479,12 @@ static int collect(ntw_twin *tw, int64_t lo, int64_t hi) {
   const double step_us = tw->dt * 1e3;
   for (size_t i = 0; i < tw->pending.n; i++) {
     pend p = tw->pending.v[i];
-    if (p.t_us < tw->B0) {
+    if ((int64_t)p.t_us < tw->start_us) { /* before time 0 or, after a restore on
+                                             the link, while no twin ran */
       tw->before_start++;
       continue;
     }
-    int64_t stamp = (int64_t)floor((double)(p.t_us - tw->B0) / step_us) + 1;
+    int64_t stamp = (int64_t)floor((double)((int64_t)p.t_us - tw->B0) / step_us) + 1;
     if (stamp > hi) {
       tw->pending.v[keep++] = p;
       continue;
@@ -466,7 +497,7 @@ static int collect(ntw_twin *tw, int64_t lo, int64_t hi) {
                  "twin: late event: channel %s at %.3f ms arrived after its "
                  "window was executed (now at %g ms; twin.timing.late_policy "
                  "\"abort\")",
-                 tw->label[p.ch], (double)(p.t_us - tw->B0) * 1e-3, lo * tw->dt);
+                 tw->label[p.ch], (double)((int64_t)p.t_us - tw->B0) * 1e-3, lo * tw->dt);
         tw->failed = 1;
         continue;
       }
@@ -546,8 +577,26 @@ static int before_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
   if (tw->rank == 0) {
     if (!tw->started) {
       tw->started = true;
-      if (tw->link) tw->B0 = (uint64_t)llround(bio_of_local(tw, (double)local_now(tw)));
-      else tw->local0_ns = mono_us();
+      /* Simulated time lo (0, or a restored checkpoint's step) is now: the
+       * biology's clock now on the link, the local clock for a paced file.
+       * After a restore this re-anchors the hybrid time (the biology's
+       * clock went on while no twin ran). */
+      const int64_t lo_us = llround(lo * tw->dt * 1e3);
+      if (tw->link) {
+        const int64_t B0 = llround(bio_of_local(tw, (double)local_now(tw))) - lo_us;
+        /* events of a restored checkpoint keep their simulated time */
+        const int64_t shift = B0 - tw->B0;
+        size_t keep = 0;
+        for (size_t i = 0; tw->state_restored && i < tw->pending.n; i++) {
+          const int64_t t = (int64_t)tw->pending.v[i].t_us + shift;
+          if (t >= 0) tw->pending.v[keep] = tw->pending.v[i], tw->pending.v[keep++].t_us = (uint64_t)t;
+        }
+        tw->pending.n = keep;
+        tw->B0 = B0;
+      } else {
+        tw->local0_us = (int64_t)mono_us() - lo_us;
+      }
+      tw->start_us = tw->B0 + lo_us;
     }
     int err = 0;
     if (!tw->stop_reason[0]) err = collect(tw, lo, hi);
@@ -559,6 +608,8 @@ static int before_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
     h.stop = tw->failed ? CTL_FAIL : tw->stop_reason[0] ? CTL_STOP : CTL_RUN;
     NTW_TRY(fill_control(tw, lo, &h.nev));
     h.wupd = tw->w_push;
+    if (tw->w_push && tw->tc->assim_proj >= 0) /* what the synapses hold from now */
+      memcpy(tw->W_applied, tw->W, tw->npop * tw->npop * sizeof *tw->W);
     tw->w_push = false;
   }
   if (tw->paced && tw->rank != 0) {
@@ -759,8 +810,8 @@ static void send_stim(ntw_twin *tw, int64_t hi, bool sham) {
      * of stim_input neuron k at step floor((b - B0) / dt) + 1 */
     for (uint32_t q = 0; q < n; q++) {
       const uint64_t b = st[q].t_us;
-      const int64_t stamp = b < tw->B0 ? 0
-          : (int64_t)floor((double)(b - tw->B0) / (tw->dt * 1e3)) + 1;
+      const int64_t stamp = (int64_t)b < tw->B0 ? 0
+          : (int64_t)floor((double)((int64_t)b - tw->B0) / (tw->dt * 1e3)) + 1;
       const int32_t k = tw->idx_of_id[st[q].channel];
       if (k < 0) continue;
       tev x = {(uint32_t)k, stamp};
@@ -870,6 +921,7 @@ static int after_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
   }
   MPI_Gatherv(tw->gbuf, cnt, MPI_INT64_T, all, tw->gcounts, tw->gdispl,
               MPI_INT64_T, 0, MPI_COMM_WORLD);
+  tw->done_to = hi;
   if (tw->rank != 0) return 0;
 
   /* rank 0 */
@@ -880,6 +932,7 @@ static int after_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
   }
   tw->injected += tw->win_bio.n;
   for (size_t i = 0; i < total / 2; i++) VPUSH(tw->pred, ((tev){(uint32_t)all[2 * i], all[2 * i + 1]}));
+  tw->predicted += total / 2;
   qsort(tw->pred.v + pred0, tw->pred.n - pred0, sizeof *tw->pred.v, cmp_tev);
   const ntw_twin_cfg *tc = tw->tc;
   const double t_ms = hi * tw->dt;
@@ -937,6 +990,344 @@ static int after_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
   return 0;
 }
 
+/* ------------------------------------------------------------ checkpoints */
+
+/* The twin's state at a window boundary, saved by rank 0 in the checkpoint's
+ * group /twin (README "Checkpoints of a twin run"): with it a restored
+ * replay continues exactly as the run that wrote it. Scalars are one
+ * element datasets named as the fields; per kind: */
+enum { SC_I64, SC_U64, SC_F64, SC_BOOL, SC_INT, SC_SIZE };
+typedef struct {
+  const char *name;
+  int kind;
+  size_t off;
+} scalar_field;
+#define SCF(f, k) {#f, k, offsetof(struct ntw_twin, f)}
+static const scalar_field scalars[] = {
+    SCF(B0, SC_I64),          SCF(xs_t, SC_I64),       SCF(fid_lo, SC_I64),
+    SCF(fid_next, SC_I64),    SCF(w_next, SC_I64),     SCF(w_push, SC_BOOL),
+    SCF(act_mean, SC_F64),    SCF(act_pos, SC_INT),    SCF(act_sum, SC_I64),
+    SCF(last_stim_ms, SC_F64), SCF(next_periodic_ms, SC_F64),
+    SCF(rec_next, SC_SIZE),
+    SCF(late, SC_U64),        SCF(shifted, SC_U64),    SCF(before_start, SC_U64),
+    SCF(injected, SC_U64),    SCF(misses, SC_U64),     SCF(windows, SC_U64),
+    SCF(stims_sent, SC_U64),  SCF(stims_dropped, SC_U64), SCF(shams, SC_U64),
+    SCF(predicted, SC_U64),   SCF(stim_forced, SC_U64), SCF(stim_force_missed, SC_U64),
+    SCF(by_watermark, SC_U64),
+};
+#define NSCALARS (sizeof scalars / sizeof *scalars)
+
+static void scalar_get(const ntw_twin *tw, const scalar_field *f, void *out) {
+  const char *p = (const char *)tw + f->off;
+  int64_t i = 0;
+  switch (f->kind) {
+  case SC_U64: memcpy(out, p, 8); return;
+  case SC_F64: memcpy(out, p, 8); return;
+  case SC_I64: i = *(const int64_t *)p; break;
+  case SC_BOOL: i = *(const bool *)p; break;
+  case SC_INT: i = *(const int *)p; break;
+  default: i = (int64_t)*(const size_t *)p; break;
+  }
+  memcpy(out, &i, 8);
+}
+
+static void scalar_set(ntw_twin *tw, const scalar_field *f, const void *in) {
+  char *p = (char *)tw + f->off;
+  int64_t i;
+  memcpy(&i, in, 8);
+  switch (f->kind) {
+  case SC_U64: memcpy(p, in, 8); return;
+  case SC_F64: memcpy(p, in, 8); return;
+  case SC_I64: *(int64_t *)p = i; return;
+  case SC_BOOL: *(bool *)p = i != 0; return;
+  case SC_INT: *(int *)p = (int)i; return;
+  default: *(size_t *)p = (size_t)i; return;
+  }
+}
+
+static ntw_ckpt_type scalar_type(int kind) {
+  return kind == SC_U64 ? NTW_CKPT_U64 : kind == SC_F64 ? NTW_CKPT_F64 : NTW_CKPT_I64;
+}
+
+/* Can the assimilation still change W after step? (If not, the traces are
+ * dead and the recorded spikes they would need are not carried over.) */
+static bool assim_live(const ntw_twin *tw, int64_t step) {
+  const ntw_twin_cfg *tc = tw->tc;
+  return tc->assim_proj >= 0 && tc->eta > 0 &&
+         (tc->until_s <= 0 || step * tw->dt < tc->until_s * 1e3);
+}
+
+/* Columns of events v[from..n) into ch (uint32) and stamp (int64). */
+static int tev_cols(const tev *v, size_t from, size_t n, uint32_t **ch, int64_t **st) {
+  *ch = malloc((n - from + 1) * sizeof **ch);
+  *st = malloc((n - from + 1) * sizeof **st);
+  if (!*ch || !*st) return NTW_ERR(NTW_ERR_NOMEM, "out of memory saving the twin");
+  for (size_t i = from; i < n; i++) (*ch)[i - from] = v[i].ch, (*st)[i - from] = v[i].stamp;
+  return 0;
+}
+
+int ntw_twin_ckpt_save(ntw_ckpt_out *o, void *ctx) {
+  ntw_twin *tw = ctx;
+  ntw_engine_stats st;
+  ntw_engine_get_stats(tw->e, &st);
+  /* The state must be the one at the boundary the engine is saved at: the
+   * twin's after-window work of the window ending there is done (the
+   * checkpoint hook runs after the twin's). */
+  int err = tw->done_to == st.step ? 0
+            : NTW_ERR(NTW_ERR_INTERNAL, "twin: checkpoint at step %lld but the twin is at %lld "
+                      "(hook order)", (long long)st.step, (long long)tw->done_to);
+  const bool r0 = tw->rank == 0;
+  /* rank 0: the events still needed, as columns */
+  size_t cb = 0, cp = 0;
+  uint32_t *bch = NULL, *pch = NULL, *qch = NULL, *fch = NULL;
+  int64_t *bst = NULL, *pst = NULL, *fst = NULL;
+  uint64_t *bus = NULL, *qus = NULL;
+  if (r0 && !err) {
+    /* recorded spikes: from the first the traces have not taken yet or the
+     * current fidelity interval needs; predicted: the fidelity interval */
+    cb = tw->fid_bio_from;
+    if (assim_live(tw, st.step) && tw->xs_next < cb) cb = tw->xs_next;
+    cp = tw->fid_pred_from;
+    err = tev_cols(tw->bio.v, cb, tw->bio.n, &bch, &bst);
+    if (!err) err = tev_cols(tw->pred.v, cp, tw->pred.n, &pch, &pst);
+    if (!err) err = tev_cols(tw->stim_force.v, 0, tw->stim_force.n, &fch, &fst);
+    bus = malloc((tw->bio.n - cb + 1) * sizeof *bus);
+    qch = malloc((tw->pending.n + 1) * sizeof *qch);
+    qus = malloc((tw->pending.n + 1) * sizeof *qus);
+    if (!err && (!bus || !qch || !qus)) err = NTW_ERR(NTW_ERR_NOMEM, "out of memory saving the twin");
+    for (size_t i = cb; !err && i < tw->bio.n; i++) bus[i - cb] = tw->bio_us.v[i];
+    for (size_t i = 0; !err && i < tw->pending.n; i++)
+      qch[i] = tw->pending.v[i].ch, qus[i] = tw->pending.v[i].t_us;
+  }
+  int bad = err != 0, any;
+  MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  if (any && !err) err = NTW_ERR(NTW_ERR_REMOTE, "twin: saving its state failed on another rank");
+  const uint64_t nch = tw->nch, np = tw->npop;
+  int64_t step = st.step, rel[3] = {0, 0, 0};
+  uint32_t nch32 = tw->nch;
+  if (r0) {
+    rel[0] = tw->xs_next > cb ? (int64_t)(tw->xs_next - cb) : 0; /* xs_next */
+    rel[1] = (int64_t)(tw->fid_bio_from - cb);                   /* fid_bio_from */
+    rel[2] = (int64_t)(tw->fid_pred_from - cp);                  /* fid_pred_from */
+  }
+  if (!err) err = ntw_ckpt_put_attr(o, "regime", ntw_regime_name(tw->tc->regime));
+  if (!err) err = ntw_ckpt_put_attr(o, "source", tw->tc->from_file ? "file" : "link");
+  if (!err) err = ntw_ckpt_put_attr(o, "twin_state_version", "1");
+  if (!err) err = ntw_ckpt_put(o, "step", NTW_CKPT_I64, 1, 1, &step);
+  if (!err) err = ntw_ckpt_put(o, "channels", NTW_CKPT_U32, 1, 1, &nch32);
+  for (size_t i = 0; !err && i < NSCALARS; i++) {
+    unsigned char v[8] = {0};
+    if (r0) scalar_get(tw, &scalars[i], v);
+    err = ntw_ckpt_put(o, scalars[i].name, scalar_type(scalars[i].kind), 1, 1, v);
+  }
+  if (!err) err = ntw_ckpt_put(o, "xs_next", NTW_CKPT_I64, 1, 1, &rel[0]);
+  if (!err) err = ntw_ckpt_put(o, "fid_bio_from", NTW_CKPT_I64, 1, 1, &rel[1]);
+  if (!err) err = ntw_ckpt_put(o, "fid_pred_from", NTW_CKPT_I64, 1, 1, &rel[2]);
+  /* W as assimilated (with an update not yet pushed, if any) and as the
+   * synapses hold it (static synapses are otherwise rebuilt from config) */
+  if (!err) err = ntw_ckpt_put(o, "W", NTW_CKPT_F32, np, np, tw->W);
+  if (!err) err = ntw_ckpt_put(o, "W_applied", NTW_CKPT_F32, np, np, tw->W_applied);
+  if (!err) err = ntw_ckpt_put(o, "dW", NTW_CKPT_F64, nch, nch, tw->dW);
+  if (!err) err = ntw_ckpt_put(o, "xs", NTW_CKPT_F64, nch, 1, tw->xs);
+  if (!err) err = ntw_ckpt_put(o, "act_ring", NTW_CKPT_I64, (uint64_t)tw->act_n, 1, tw->act_ring);
+  const uint64_t nb = r0 ? tw->bio.n - cb : 0, npr = r0 ? tw->pred.n - cp : 0;
+  const uint64_t nq = r0 ? tw->pending.n : 0, nf = r0 ? tw->stim_force.n : 0;
+  if (!err) err = ntw_ckpt_put(o, "bio_channel", NTW_CKPT_U32, nb, 1, bch);
+  if (!err) err = ntw_ckpt_put(o, "bio_stamp", NTW_CKPT_I64, nb, 1, bst);
+  if (!err) err = ntw_ckpt_put(o, "bio_t_us", NTW_CKPT_U64, nb, 1, bus);
+  if (!err) err = ntw_ckpt_put(o, "pred_channel", NTW_CKPT_U32, npr, 1, pch);
+  if (!err) err = ntw_ckpt_put(o, "pred_stamp", NTW_CKPT_I64, npr, 1, pst);
+  if (!err) err = ntw_ckpt_put(o, "pending_channel", NTW_CKPT_U32, nq, 1, qch);
+  if (!err) err = ntw_ckpt_put(o, "pending_t_us", NTW_CKPT_U64, nq, 1, qus);
+  if (!err) err = ntw_ckpt_put(o, "stim_force_channel", NTW_CKPT_U32, nf, 1, fch);
+  if (!err) err = ntw_ckpt_put(o, "stim_force_stamp", NTW_CKPT_I64, nf, 1, fst);
+  free(bch), free(bst), free(bus), free(pch), free(pst), free(qch), free(qus), free(fch), free(fst);
+  return err;
+}
+
+static void set_w_applied(uint64_t src, uint64_t tgt, float *w, void *ctx) {
+  const ntw_twin *tw = ctx;
+  *w = tw->W_applied[(tgt - tw->pfirst) * tw->npop + (src - tw->mfirst)];
+}
+
+/* Collective: dataset `name` of /twin, of rows x cols (cols 0: any) on
+ * every rank, the data on rank 0 (*data: malloc'd). */
+static int ck_get(ntw_ckpt_in *in, const char *path, const char *name, ntw_ckpt_type t,
+                  int64_t rows, uint64_t cols, uint64_t *n, void **data) {
+  uint64_t r, c;
+  NTW_TRY(ntw_ckpt_get(in, name, t, &r, &c, data));
+  if ((rows >= 0 && r != (uint64_t)rows) || (cols && c != cols)) {
+    free(*data);
+    *data = NULL;
+    return NTW_ERR(NTW_ERR_FORMAT, "%s: /twin/%s: %llu x %llu elements, expected %lld x %llu "
+                   "(a checkpoint of another twin?)", path, name, (unsigned long long)r,
+                   (unsigned long long)c, (long long)rows, (unsigned long long)(cols ? cols : c));
+  }
+  if (n) *n = r;
+  return 0;
+}
+
+/* Events from columns (rank 0). */
+#define TEV_FILL(vec, cnt, ch, st)                                             \
+  do {                                                                         \
+    (vec).n = 0;                                                               \
+    for (uint64_t i_ = 0; i_ < (cnt); i_++)                                    \
+      VPUSH((vec), ((tev){((const uint32_t *)(ch))[i_], ((const int64_t *)(st))[i_]})); \
+  } while (0)
+
+/* Collective, in ntw_twin_create after a restore: the twin's state from the
+ * checkpoint's /twin, or, in a file without it, the old behaviour (fresh
+ * traces, events and fidelity interval, W as the restored synapses hold
+ * it) with a line saying so. */
+static int twin_restore(ntw_twin *tw, const char *path, int64_t step) {
+  tw->resumed_step = step;
+  ntw_ckpt_in *in = NULL;
+  NTW_TRY(ntw_ckpt_in_open(path, MPI_COMM_WORLD, "twin", &in));
+  if (!in) {
+    tw->counters_from = step;
+    if (tw->rank == 0)
+      fprintf(stderr, "ntwin: twin: %s holds no twin state (/twin; written before format "
+              "minor 1 or without a twin): the twin resumes at t = %g ms with fresh traces, "
+              "pending events and fidelity interval and W as the restored synapses hold it, "
+              "so it will not match an uninterrupted run\n", path, step * tw->dt);
+    return 0;
+  }
+  const bool r0 = tw->rank == 0;
+  const uint64_t np = tw->npop;
+  int err = 0;
+  void *d = NULL;
+  /* identity: the same step and layout */
+  char src[16];
+  ntw_ckpt_get_attr(in, "source", src, sizeof src);
+  const bool same_kind = !strcmp(src, tw->tc->from_file ? "file" : "link");
+  int64_t saved_step = step;
+  uint32_t saved_nch = tw->nch;
+  err = ck_get(in, path, "step", NTW_CKPT_I64, 1, 1, NULL, &d);
+  if (!err && r0) saved_step = *(int64_t *)d;
+  free(d), d = NULL;
+  if (!err) err = ck_get(in, path, "channels", NTW_CKPT_U32, 1, 1, NULL, &d);
+  if (!err && r0) saved_nch = *(uint32_t *)d;
+  free(d), d = NULL;
+  /* rank 0's checks: the same verdict everywhere */
+  if (!err && saved_step != step)
+    err = NTW_ERR(NTW_ERR_FORMAT, "%s: /twin/step: %lld, not the checkpoint's step %lld", path,
+                  (long long)saved_step, (long long)step);
+  if (!err && saved_nch != tw->nch)
+    err = NTW_ERR(NTW_ERR_CONFIG, "%s: /twin/channels: the checkpoint's twin had %u channels, "
+                  "its biology now has %u", path, saved_nch, tw->nch);
+  int bad = err != 0;
+  MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (bad && !err) err = NTW_ERR(NTW_ERR_REMOTE, "twin: rank 0 could not restore its state");
+  for (size_t i = 0; !err && i < NSCALARS; i++) {
+    err = ck_get(in, path, scalars[i].name, scalar_type(scalars[i].kind), 1, 1, NULL, &d);
+    if (!err && r0) scalar_set(tw, &scalars[i], d);
+    free(d), d = NULL;
+  }
+  int64_t rel[3] = {0, 0, 0};
+  const char *reln[3] = {"xs_next", "fid_bio_from", "fid_pred_from"};
+  for (int i = 0; !err && i < 3; i++) {
+    err = ck_get(in, path, reln[i], NTW_CKPT_I64, 1, 1, NULL, &d);
+    if (!err && r0) rel[i] = *(int64_t *)d;
+    free(d), d = NULL;
+  }
+  if (!err) err = ck_get(in, path, "W", NTW_CKPT_F32, (int64_t)np, np, NULL, &d);
+  if (!err && r0) memcpy(tw->W, d, np * np * sizeof *tw->W);
+  free(d), d = NULL;
+  if (!err) err = ck_get(in, path, "W_applied", NTW_CKPT_F32, (int64_t)np, np, NULL, &d);
+  if (!err && r0) memcpy(tw->W_applied, d, np * np * sizeof *tw->W);
+  free(d), d = NULL;
+  if (!err) err = ck_get(in, path, "dW", NTW_CKPT_F64, tw->nch, tw->nch, NULL, &d);
+  if (!err && r0) memcpy(tw->dW, d, (size_t)tw->nch * tw->nch * sizeof *tw->dW);
+  free(d), d = NULL;
+  if (!err) err = ck_get(in, path, "xs", NTW_CKPT_F64, tw->nch, 1, NULL, &d);
+  if (!err && r0) memcpy(tw->xs, d, tw->nch * sizeof *tw->xs);
+  free(d), d = NULL;
+  uint64_t n = 0;
+  if (!err) err = ck_get(in, path, "act_ring", NTW_CKPT_I64, -1, 1, &n, &d);
+  if (!err && r0) {
+    if (n == (uint64_t)tw->act_n) {
+      memcpy(tw->act_ring, d, n * sizeof *tw->act_ring);
+    } else { /* stimulation.horizon_ms changed on restore */
+      memset(tw->act_ring, 0, (size_t)tw->act_n * sizeof *tw->act_ring);
+      tw->act_sum = 0, tw->act_pos = 0;
+      twin_log(tw, "stimulation.horizon_ms differs from the checkpoint's: the predicted-"
+               "activity history restarts");
+    }
+  }
+  free(d), d = NULL;
+  /* events: the recorded spikes and predictions still needed, the pending
+   * events (kept only from the same kind of source) and the stimulation
+   * pulses not yet handed to the engine */
+  void *c1 = NULL, *c2 = NULL, *c3 = NULL;
+  uint64_t n2 = 0, n3 = 0;
+  if (!err) err = ck_get(in, path, "bio_channel", NTW_CKPT_U32, -1, 1, &n, &c1);
+  if (!err) err = ck_get(in, path, "bio_stamp", NTW_CKPT_I64, (int64_t)n, 1, NULL, &c2);
+  if (!err) err = ck_get(in, path, "bio_t_us", NTW_CKPT_U64, (int64_t)n, 1, NULL, &c3);
+  if (!err && r0) {
+    TEV_FILL(tw->bio, n, c1, c2);
+    tw->bio_us.n = 0;
+    for (uint64_t i = 0; i < n; i++) VPUSH(tw->bio_us, ((uint64_t *)c3)[i]);
+  }
+  free(c1), free(c2), free(c3), c1 = c2 = c3 = NULL;
+  if (!err) err = ck_get(in, path, "pred_channel", NTW_CKPT_U32, -1, 1, &n2, &c1);
+  if (!err) err = ck_get(in, path, "pred_stamp", NTW_CKPT_I64, (int64_t)n2, 1, NULL, &c2);
+  if (!err && r0) TEV_FILL(tw->pred, n2, c1, c2);
+  free(c1), free(c2), c1 = c2 = NULL;
+  if (!err) err = ck_get(in, path, "pending_channel", NTW_CKPT_U32, -1, 1, &n3, &c1);
+  if (!err) err = ck_get(in, path, "pending_t_us", NTW_CKPT_U64, (int64_t)n3, 1, NULL, &c2);
+  if (!err && r0) {
+    tw->pending.n = 0;
+    for (uint64_t i = 0; same_kind && i < n3; i++)
+      VPUSH(tw->pending, ((pend){((uint32_t *)c1)[i], ((uint64_t *)c2)[i], 0}));
+    if (!same_kind && n3)
+      twin_log(tw, "%" PRIu64 " pending events of the checkpoint's %s source dropped", n3, src);
+  }
+  free(c1), free(c2), c1 = c2 = NULL;
+  if (!err) err = ck_get(in, path, "stim_force_channel", NTW_CKPT_U32, -1, 1, &n3, &c1);
+  if (!err) err = ck_get(in, path, "stim_force_stamp", NTW_CKPT_I64, (int64_t)n3, 1, NULL, &c2);
+  if (!err && r0) TEV_FILL(tw->stim_force, n3, c1, c2);
+  free(c1), free(c2);
+  ntw_ckpt_in_close(&in);
+  if (!err && r0) {
+    /* indices into the carried events */
+    tw->xs_next = (size_t)rel[0];
+    tw->fid_bio_from = (size_t)rel[1];
+    tw->fid_pred_from = (size_t)rel[2];
+    tw->out_bio0 = tw->bio.n;
+    tw->out_pred0 = tw->pred.n;
+    if (tw->xs_next > tw->bio.n || tw->fid_bio_from > tw->bio.n || tw->fid_pred_from > tw->pred.n)
+      err = NTW_ERR(NTW_ERR_FORMAT, "%s: /twin: event indices out of range", path);
+    if (!err && tw->rec) {
+      /* the file source: the saved position must be where this recording's
+       * events up to the checkpoint end (else it is another recording) */
+      const size_t saved = tw->rec_next;
+      rec_seek(tw, step);
+      if (saved != tw->rec_next)
+        fprintf(stderr, "ntwin: twin: warning: %s: the recording %s is not the checkpoint's "
+                "(next event %zu, the checkpoint says %zu); resuming at its events after "
+                "t = %g ms\n", path, tw->tc->file, tw->rec_next, saved, step * tw->dt);
+    }
+  }
+  bad = err != 0;
+  MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (bad) return err ? err : NTW_ERR(NTW_ERR_REMOTE, "twin: rank 0 could not restore its state");
+  /* The synapses of the assimilated projection as they were (static, so
+   * rebuilt from the config with the initial weight); a pending update
+   * follows in the first window as it would have. */
+  if (tw->tc->assim_proj >= 0) {
+    MPI_Bcast(tw->W_applied, (int)(np * np), MPI_FLOAT, 0, MPI_COMM_WORLD);
+    if (!r0) memcpy(tw->W, tw->W_applied, np * np * sizeof *tw->W);
+    NTW_TRY(ntw_engine_map_weights(tw->e, tw->tc->assim_proj, set_w_applied, tw));
+  }
+  tw->state_restored = true;
+  tw->counters_from = 0;
+  if (r0)
+    twin_log(tw, "state restored from %s at t = %g ms: %zu recorded and %zu predicted spikes "
+             "carried over, %zu pending events", path, step * tw->dt, tw->bio.n, tw->pred.n,
+             tw->pending.n);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- create */
 
 static void read_w(uint64_t src, uint64_t tgt, float w, int delay, void *ctx) {
@@ -945,7 +1336,8 @@ static void read_w(uint64_t src, uint64_t tgt, float w, int delay, void *ctx) {
   tw->W[(tgt - tw->pfirst) * tw->npop + (src - tw->mfirst)] = w;
 }
 
-int ntw_twin_create(ntw_engine *e, const char *outdir, int quiet, ntw_twin **out) {
+int ntw_twin_create(ntw_engine *e, const char *outdir, int quiet, const char *restore,
+                    ntw_twin **out) {
   *out = NULL;
   const ntw_config *cfg = ntw_engine_config(e);
   ntw_twin *tw = calloc(1, sizeof *tw);
@@ -966,10 +1358,13 @@ int ntw_twin_create(ntw_engine *e, const char *outdir, int quiet, ntw_twin **out
   tw->sfirst = tw->tc->stim_input >= 0 ? cfg->pops[tw->tc->stim_input].first_gid : 0;
   tw->npop = cfg->pops[tw->tc->mirror].size;
   snprintf(tw->outdir, sizeof tw->outdir, "%s", outdir);
-  tw->W = malloc(tw->npop * tw->npop * sizeof *tw->W + 1);
+  tw->W = calloc(tw->npop * tw->npop + 1, sizeof *tw->W);
+  tw->W_applied = calloc(tw->npop * tw->npop + 1, sizeof *tw->W_applied);
+  tw->resumed_step = -1;
   tw->gcounts = calloc((size_t)tw->P, sizeof *tw->gcounts);
   tw->gdispl = calloc((size_t)tw->P, sizeof *tw->gdispl);
-  int err = tw->W && tw->gcounts && tw->gdispl ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory for the twin");
+  int err = tw->W && tw->W_applied && tw->gcounts && tw->gdispl
+                ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory for the twin");
   if (!err && tw->tc->assim_proj >= 0) {
     const ntw_proj_cfg *pr = &cfg->projs[tw->tc->assim_proj];
     for (uint64_t i = 0; i < tw->npop * tw->npop; i++) tw->W[i] = (float)pr->weight.a;
@@ -987,6 +1382,7 @@ int ntw_twin_create(ntw_engine *e, const char *outdir, int quiet, ntw_twin **out
     if (!err)
       MPI_Allreduce(MPI_IN_PLACE, tw->W, (int)(tw->npop * tw->npop), MPI_FLOAT, MPI_SUM,
                     MPI_COMM_WORLD);
+    memcpy(tw->W_applied, tw->W, tw->npop * tw->npop * sizeof *tw->W);
   }
   uint32_t nch = 0;
   if (!err && tw->rank == 0) {
@@ -1020,6 +1416,14 @@ int ntw_twin_create(ntw_engine *e, const char *outdir, int quiet, ntw_twin **out
   }
   MPI_Bcast(&nch, 1, MPI_UINT32_T, 0, MPI_COMM_WORLD);
   tw->nch = nch;
+  tw->done_to = st.step;
+  if (restore) {
+    err = twin_restore(tw, restore, st.step);
+    if (err) {
+      ntw_twin_destroy(&tw);
+      return err;
+    }
+  }
   NTW_TRY(ntw_engine_add_hook(e, NTW_HOOK_BEFORE_WINDOW, before_hook, tw));
   NTW_TRY(ntw_engine_add_hook(e, NTW_HOOK_AFTER_WINDOW, after_hook, tw));
   *out = tw;
@@ -1102,7 +1506,10 @@ static int write_h5(ntw_twin *tw) {
   hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   NTW_CHECK(f >= 0, NTW_ERR_IO, "%s: cannot create", tmp);
   int err = 0;
-  const size_t nb = tw->bio.n, np = tw->pred.n, ns = tw->stims.n;
+  /* the events of this run (after a restore: those after its step) */
+  const tev *bio = tw->bio.v + tw->out_bio0, *pred = tw->pred.v + tw->out_pred0;
+  const uint64_t *bio_us = tw->bio_us.v + tw->out_bio0;
+  const size_t nb = tw->bio.n - tw->out_bio0, np = tw->pred.n - tw->out_pred0, ns = tw->stims.n;
   const uint32_t nch = tw->nch;
   uint32_t *u = malloc((nb + np + ns + nch + 1) * sizeof *u);
   double *d = malloc((nb + np + ns + 1) * sizeof *d);
@@ -1127,13 +1534,13 @@ static int write_h5(ntw_twin *tw) {
   }
   /* recorded (injected) and predicted spikes: channel index, time in ms */
   if (!err) {
-    for (size_t i = 0; i < nb; i++) u[i] = tw->bio.v[i].ch, d[i] = tw->bio.v[i].stamp * tw->dt;
+    for (size_t i = 0; i < nb; i++) u[i] = bio[i].ch, d[i] = bio[i].stamp * tw->dt;
     err = h5_1d(f, "/bio/channel", H5T_NATIVE_UINT32, nb, u);
     if (!err) err = h5_1d(f, "/bio/t_ms", H5T_NATIVE_DOUBLE, nb, d);
-    if (!err) err = h5_1d(f, "/bio/t_us", H5T_NATIVE_UINT64, nb, tw->bio_us.v);
+    if (!err) err = h5_1d(f, "/bio/t_us", H5T_NATIVE_UINT64, nb, bio_us);
   }
   if (!err) {
-    for (size_t i = 0; i < np; i++) u[i] = tw->pred.v[i].ch, d[i] = tw->pred.v[i].stamp * tw->dt;
+    for (size_t i = 0; i < np; i++) u[i] = pred[i].ch, d[i] = pred[i].stamp * tw->dt;
     err = h5_1d(f, "/predicted/channel", H5T_NATIVE_UINT32, np, u);
     if (!err) err = h5_1d(f, "/predicted/t_ms", H5T_NATIVE_DOUBLE, np, d);
   }
@@ -1178,6 +1585,10 @@ static int write_h5(ntw_twin *tw) {
     h5_attr_num(f, "delta_ms", tw->tc->delta_ms);
     h5_attr_num(f, "stim_alternate_s", tw->tc->stim_alternate_s);
     h5_attr_str(f, "config", tw->cfg->path);
+    /* a restored run's file covers the resumed part: from t_start_ms */
+    h5_attr_num(f, "t_start_ms", (tw->resumed_step > 0 ? tw->resumed_step : 0) * tw->dt);
+    h5_attr_num(f, "restored_from_step", (double)tw->resumed_step);
+    h5_attr_num(f, "state_restored", tw->state_restored ? 1 : 0);
   }
   free(u), free(d), free(fl), free(u8), free(u64), free(lab);
   if (H5Fclose(f) < 0 && !err) err = NTW_ERR(NTW_ERR_IO, "%s: cannot close", tmp);
@@ -1188,36 +1599,38 @@ static int write_h5(ntw_twin *tw) {
 
 /* Network bursts of the recorded spikes the twin received, with the
  * recording module's detector; split by loop epoch. */
-static void burst_rates(ntw_twin *tw, double t_end_ms, json_t *o) {
+static void burst_rates(ntw_twin *tw, double t0_ms, double t_end_ms, json_t *o) {
   ntw_recording r = {0};
+  const size_t b0 = tw->out_bio0, nb = tw->bio.n - b0;
   r.n_channels = tw->nch;
   r.channels = calloc(tw->nch + 1, sizeof *r.channels);
-  r.n_events = tw->bio.n;
-  r.t_us = malloc((tw->bio.n + 1) * sizeof *r.t_us);
-  r.channel = malloc((tw->bio.n + 1) * sizeof *r.channel);
-  r.duration_us = (uint64_t)llround(t_end_ms * 1e3);
+  r.n_events = nb;
+  r.t_us = malloc((nb + 1) * sizeof *r.t_us);
+  r.channel = malloc((nb + 1) * sizeof *r.channel);
+  r.duration_us = (uint64_t)llround((t_end_ms - t0_ms) * 1e3); /* times from t0 */
   ntw_bursts b = {0};
   json_t *br = json_object(), *bo = json_null(), *bc = json_null();
   if (r.channels && r.t_us && r.channel) {
-    for (size_t i = 0; i < tw->bio.n; i++) {
-      r.t_us[i] = (uint64_t)llround(tw->bio.v[i].stamp * tw->dt * 1e3);
-      r.channel[i] = tw->bio.v[i].ch;
+    for (size_t i = 0; i < nb; i++) {
+      r.t_us[i] = (uint64_t)llround((tw->bio.v[b0 + i].stamp * tw->dt - t0_ms) * 1e3);
+      r.channel[i] = tw->bio.v[b0 + i].ch;
     }
     if (ntw_recording_bursts(&r, NULL, &b) == 0) {
       const double alt = tw->tc->stim_alternate_s;
       double on_s = 0, off_s = 0;
       size_t n_on = 0, n_off = 0;
-      if (alt > 0) {
-        const double T = t_end_ms * 1e-3;
-        for (int64_t k = 0; k * alt < T; k++) {
-          double len = fmin(alt, T - k * alt);
+      const double T0 = t0_ms * 1e-3, T = t_end_ms * 1e-3;
+      if (alt > 0) { /* the epochs' overlaps with [T0, T] */
+        for (int64_t k = (int64_t)floor(T0 / alt); k * alt < T; k++) {
+          double len = fmin((k + 1) * alt, T) - fmax(k * alt, T0);
+          if (len <= 0) continue;
           if (k % 2) on_s += len;
           else off_s += len;
         }
-      } else if (tw->tc->stim != NTW_STIMPOL_OFF) on_s = t_end_ms * 1e-3;
-      else off_s = t_end_ms * 1e-3;
+      } else if (tw->tc->stim != NTW_STIMPOL_OFF) on_s = T - T0;
+      else off_s = T - T0;
       for (size_t i = 0; i < b.n; i++) {
-        if (loop_on(tw, b.start_us[i] * 1e-3) && (alt > 0 || tw->tc->stim != NTW_STIMPOL_OFF)) n_on++;
+        if (loop_on(tw, b.start_us[i] * 1e-3 + t0_ms) && (alt > 0 || tw->tc->stim != NTW_STIMPOL_OFF)) n_on++;
         else n_off++;
       }
       if (on_s > 0) bc = json_real(n_on / on_s);
@@ -1242,6 +1655,7 @@ int ntw_twin_finish(ntw_twin *tw, json_t **report) {
     ntw_engine_stats st;
     ntw_engine_get_stats(tw->e, &st);
     const double t_end = st.step * tw->dt;
+    const double t0 = (tw->resumed_step > 0 ? tw->resumed_step : 0) * tw->dt;
     /* the last, partial fidelity interval */
     if (st.step > tw->fid_lo && (st.step - tw->fid_lo) * tw->dt >= 0.5 * tw->tc->interval_ms)
       err = fidelity(tw, tw->fid_lo, st.step);
@@ -1252,11 +1666,12 @@ int ntw_twin_finish(ntw_twin *tw, json_t **report) {
     json_object_set_new(o, "source", json_string(tc->from_file ? tc->file : tc->events));
     json_object_set_new(o, "paced", json_boolean(tw->link || tc->pace));
     json_object_set_new(o, "channels", json_integer(tw->nch));
-    /* steady state: the intervals after the first third of the run */
+    /* steady state: the intervals after the first third of the run (of
+     * the resumed part, after a restore: the intervals it wrote) */
     double gs = 0, cs = 0, gy = 0;
     size_t gn = 0, cn = 0;
     for (size_t i = 0; i < tw->fid_t.n; i++) {
-      if (tw->fid_t.v[i] < t_end / 3.0) continue;
+      if (tw->fid_t.v[i] < t0 + (t_end - t0) / 3.0) continue;
       if (isfinite(tw->fid_gamma.v[i])) gs += tw->fid_gamma.v[i], gy += tw->fid_gamma_sym.v[i], gn++;
       if (isfinite(tw->fid_corr.v[i])) cs += tw->fid_corr.v[i], cn++;
     }
@@ -1287,7 +1702,16 @@ int ntw_twin_finish(ntw_twin *tw, json_t **report) {
     json_object_set_new(o, "late_shifted", json_integer((json_int_t)tw->shifted));
     json_object_set_new(o, "events_before_start", json_integer((json_int_t)tw->before_start));
     json_object_set_new(o, "events_injected", json_integer((json_int_t)tw->injected));
-    json_object_set_new(o, "predicted_spikes", json_integer((json_int_t)tw->pred.n));
+    json_object_set_new(o, "predicted_spikes", json_integer((json_int_t)tw->predicted));
+    /* after a restore: from which step, whether the twin's state was in
+     * the checkpoint; twin.h5 covers output_from_ms on, the counters
+     * counters_from_ms on (0 when restored with the state) */
+    json_object_set_new(o, "restored_from_step", tw->resumed_step >= 0
+                                                     ? json_integer(tw->resumed_step) : json_null());
+    json_object_set_new(o, "state_restored", tw->resumed_step >= 0
+                                                 ? json_boolean(tw->state_restored) : json_null());
+    json_object_set_new(o, "output_from_ms", json_real(t0));
+    json_object_set_new(o, "counters_from_ms", json_real(tw->counters_from * tw->dt));
     json_object_set_new(o, "min_delay_ok", json_boolean(st.min_delay_built == 0 ||
                                                         st.min_delay_built >= st.window_steps));
     json_object_set_new(o, "stims_sent", json_integer((json_int_t)tw->stims_sent));
@@ -1324,7 +1748,7 @@ int ntw_twin_finish(ntw_twin *tw, json_t **report) {
       json_object_set_new(l, "sessions", json_integer((json_int_t)ls->sessions));
       json_object_set_new(o, "link", l);
     }
-    burst_rates(tw, t_end, o);
+    burst_rates(tw, t0, t_end, o);
     *report = o;
     if (!tw->quiet) {
       json_t *lg = json_object_get(o, "lag_ms"), *lt = json_object_get(o, "latency_ms");
@@ -1337,8 +1761,8 @@ int ntw_twin_finish(ntw_twin *tw, json_t **report) {
               "  loop      %" PRIu64 " stimulations, latency p50 %.2f / p99 %.2f ms;"
               " bursts %.3f Hz closed / %.3f Hz open loop\n"
               "  output    %s/twin.h5\n",
-              ntw_regime_name(tc->regime), tw->nch, tw->injected, tw->pred.n,
-              gn ? gs / gn : NAN, cn ? cs / cn : NAN, t_end / 3e3,
+              ntw_regime_name(tc->regime), tw->nch, tw->injected, (size_t)tw->predicted,
+              gn ? gs / gn : NAN, cn ? cs / cn : NAN, (t0 + (t_end - t0) / 3.0) * 1e-3,
               json_real_value(json_object_get(lg, "p50")), json_real_value(json_object_get(lg, "p99")),
               json_real_value(json_object_get(lg, "max")), tw->misses, tw->late,
               json_string_value(json_object_get(o, "late_policy")), tw->stims_sent,
@@ -1368,7 +1792,7 @@ void ntw_twin_destroy(ntw_twin **ptw) {
   }
   ntw_bio_msg_free(&tw->msg);
   ntw_recording_destroy(&tw->rec);
-  free(tw->W), free(tw->ctl_buf), free(tw->gbuf), free(tw->gall), free(tw->force_gid),
+  free(tw->W), free(tw->W_applied), free(tw->ctl_buf), free(tw->gbuf), free(tw->gall), free(tw->force_gid),
       free(tw->force_stamp), free(tw->gcounts), free(tw->gdispl);
   free(tw->idx_of_id), free(tw->label), free(tw->x_um), free(tw->y_um), free(tw->ch_id);
   free(tw->pending.v), free(tw->win_bio.v), free(tw->win_us.v), free(tw->stim_force.v), free(tw->bio.v), free(tw->bio_us.v);

@@ -49,15 +49,28 @@
 #include <jansson.h>
 
 #include "engine.h"
+#include "io/checkpoint.h"
 
 typedef struct ntw_twin ntw_twin;
 
 /* Collective. Rank 0 opens the source (link: connects, waits for the
  * biology's HELLO and first heartbeat up to timing.start_timeout_ms; file:
  * loads the recording) and every rank registers the window hooks. The error
- * (one line naming the endpoint, file or field) is the same on every rank. */
+ * (one line naming the endpoint, file or field) is the same on every rank.
+ * restore: the checkpoint the engine was just restored from (NULL: a fresh
+ * run); the twin takes its state from the file's /twin group and puts the
+ * assimilated weights back into the synapses (a file without /twin: the
+ * twin resumes without its state and says so on stderr). Create the twin
+ * before anything that reads those synapses (the weight recorder). */
 int ntw_twin_create(ntw_engine *e, const char *outdir, int quiet,
-                    ntw_twin **out);
+                    const char *restore, ntw_twin **out);
+
+/* Save function for ntw_checkpoint_write_ext (group "twin", ctx = the
+ * twin), collective. Writes the twin's state at the engine's step: the
+ * checkpoint must be taken after the twin's own after-window hook of the
+ * window ending there (an internal error otherwise). What is saved and
+ * what is not: README "Checkpoints of a twin run". */
+int ntw_twin_ckpt_save(ntw_ckpt_out *o, void *ctx);
 
 /* Collective, after the run. Rank 0 writes DIR/twin.h5 and builds the
  * report's `twin` object (*report, rank 0 only; NULL elsewhere). Returns

@@ -6,6 +6,8 @@ mirror -> predict projection assimilated.
 usage: twin_config.py OUT.json --regime R (--file CSV | --link EVENTS COMMANDS)
                       [--t-stop MS] [--seed N] [--timing JSON] [--stim JSON]
                       [--assimilate JSON]   (merged into twin.assimilate)
+                      [--record-weights MS] (weights.h5: the assimilated
+                                             projection every MS)
 """
 import argparse
 import json
@@ -20,6 +22,7 @@ ap.add_argument("--seed", type=int, default=3)
 ap.add_argument("--timing")
 ap.add_argument("--stim")
 ap.add_argument("--assimilate")
+ap.add_argument("--record-weights", type=float)
 a = ap.parse_args()
 twin = {
     "regime": a.regime,
@@ -44,5 +47,7 @@ cfg = {
     "record": {"spikes": ["P"]},
     "twin": twin,
 }
+if a.record_weights:
+    cfg["record"]["weights"] = [{"projection": 0, "interval": a.record_weights}]
 with open(a.out, "w") as f:
     json.dump(cfg, f, indent=2)

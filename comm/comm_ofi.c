@@ -84,6 +84,7 @@ typedef struct {
 
 typedef struct {
   char prov[64];
+  bool auto_progress; /* the provider's own thread moves data (see ofi_choose) */
   struct fi_info *info;
   struct fid_fabric *fabric;
   struct fid_domain *domain;
@@ -166,13 +167,15 @@ static int on_completion(ofi_state *s, const struct fi_cq_tagged_entry *e) {
 /* Read what the CQ has; never blocks. After a run of empty reads it yields
  * the core: with more ranks than cores (tests, laptops) a spinning rank
  * would otherwise starve the peer it waits for, and shm progresses only
- * when the peer reads its CQ. */
+ * when the peer reads its CQ. With automatic progress our read moves no
+ * data at all, the provider's thread does: yield after every empty read. */
 static int ofi_progress(ofi_state *s) {
   struct fi_cq_tagged_entry e[16];
+  const unsigned yield_after = s->auto_progress ? 1 : 32;
   for (;;) {
     ssize_t n = fi_cq_read(s->cq, e, 16);
     if (n == -FI_EAGAIN) {
-      if (++s->idle >= 32) {
+      if (++s->idle >= yield_after) {
         s->idle = 0;
         sched_yield();
       }
@@ -241,7 +244,7 @@ static int ofi_agree(ntw_comm *c, int err) {
   return ntw_error_set(code, __FILE__, __LINE__, "%s", msg);
 }
 
-static struct fi_info *ofi_hints(const char *prov) {
+static struct fi_info *ofi_hints(const char *prov, enum fi_progress progress) {
   struct fi_info *h = fi_allocinfo();
   if (!h) return NULL;
   h->ep_attr->type = FI_EP_RDM;
@@ -251,15 +254,31 @@ static struct fi_info *ofi_hints(const char *prov) {
                             FI_MR_PROV_KEY;
   h->domain_attr->threading = FI_THREAD_DOMAIN;
   h->tx_attr->msg_order = FI_ORDER_NONE;
+  h->domain_attr->data_progress = progress;
   if (prov) h->fabric_attr->prov_name = strdup(prov);
   return h;
 }
 
-/* Rank 0 picks the provider; every rank then asks for exactly that one. */
+/* Rank 0 picks the provider and its progress model; every rank then asks
+ * for exactly that pair.
+ *
+ * Progress: manual whenever the provider offers it. With automatic data
+ * progress (the sockets provider's default; tcp and shm default to manual)
+ * a provider thread per rank moves the data and busy-polls for
+ * FI_SOCKETS_PE_WAITTIME (10 ms) after every wake-up, while our wait loop
+ * polls a CQ whose reads advance nothing: with more busy threads than cores
+ * a window's exchange took 20-110 ms instead of about 1 ms (tcp), which
+ * made 4-rank runs look hung (brunel-small, 1 s: 75 s on 4 ranks). With
+ * manual progress our CQ reads do the work, as with tcp and shm, and the
+ * provider starts no thread. The provider itself is chosen without
+ * this constraint, so that a cluster's first choice stays the choice.
+ * NTW_OFI_PROGRESS=auto|manual forces one (tests, experiments). */
 static int ofi_choose(ntw_comm *c, ofi_state *s) {
   const char *env = getenv("FI_PROVIDER");
+  const char *want = getenv("NTW_OFI_PROGRESS");
+  if (want && !*want) want = NULL;
   char chosen[64] = "";
-  int err = 0, nnode;
+  int err = 0, nnode, progress = FI_PROGRESS_UNSPEC;
   MPI_Comm node;
   MPI_Comm_split_type(c->mpi, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
   MPI_Comm_size(node, &nnode);
@@ -272,9 +291,8 @@ static int ofi_choose(ntw_comm *c, ofi_state *s) {
     if (!env && nnode == c->size) try[ntry++] = "shm";
     try[ntry++] = NULL;
     for (int i = 0; i < ntry && !chosen[0]; i++) {
-      struct fi_info *h = ofi_hints(try[i]), *info = NULL;
-      if (!h) return NTW_ERR(NTW_ERR_NOMEM, "out of memory for fi_allocinfo");
-      rc = fi_getinfo(OFI_VERSION, NULL, NULL, 0, h, &info);
+      struct fi_info *h = ofi_hints(try[i], FI_PROGRESS_UNSPEC), *info = NULL;
+      rc = h ? fi_getinfo(OFI_VERSION, NULL, NULL, 0, h, &info) : -FI_ENOMEM;
       fi_freeinfo(h);
       if (rc == 0 && info)
         snprintf(chosen, sizeof chosen, "%s", info->fabric_attr->prov_name);
@@ -285,11 +303,31 @@ static int ofi_choose(ntw_comm *c, ofi_state *s) {
                     "comm ofi: no usable libfabric provider (FI_PROVIDER=%s): "
                     "fi_getinfo(FI_EP_RDM, FI_TAGGED): %s",
                     env ? env : "unset", fi_strerror(-rc));
+    if (!err && want && strcmp(want, "auto") && strcmp(want, "manual"))
+      err = NTW_ERR(NTW_ERR_ARG, "comm ofi: NTW_OFI_PROGRESS must be 'auto' or "
+                                 "'manual' (got '%s')", want);
+    if (!err) {
+      int ask = !want                      ? FI_PROGRESS_MANUAL
+                : !strcmp(want, "manual") ? FI_PROGRESS_MANUAL
+                                          : FI_PROGRESS_AUTO;
+      struct fi_info *h = ofi_hints(chosen, ask), *info = NULL;
+      int rc2 = h ? fi_getinfo(OFI_VERSION, NULL, NULL, 0, h, &info) : -FI_ENOMEM;
+      fi_freeinfo(h);
+      fi_freeinfo(info);
+      if (rc2 == 0)
+        progress = ask;
+      else if (want) /* forced and not offered */
+        err = NTW_ERR(NTW_ERR_NOTSUP,
+                      "comm ofi: provider %s does not offer %s data progress "
+                      "(NTW_OFI_PROGRESS=%s): fi_getinfo: %s",
+                      chosen, want, want, fi_strerror(-rc2));
+    }
   }
   NTW_TRY(ofi_agree(c, err));
   MPI_Bcast(chosen, sizeof chosen, MPI_CHAR, 0, c->mpi);
+  MPI_Bcast(&progress, 1, MPI_INT, 0, c->mpi);
   snprintf(s->prov, sizeof s->prov, "%s", chosen);
-  struct fi_info *h = ofi_hints(chosen);
+  struct fi_info *h = ofi_hints(chosen, (enum fi_progress)progress);
   if (!h) return NTW_ERR(NTW_ERR_NOMEM, "out of memory for fi_allocinfo");
   int rc = fi_getinfo(OFI_VERSION, NULL, NULL, 0, h, &s->info);
   fi_freeinfo(h);
@@ -298,6 +336,7 @@ static int ofi_choose(ntw_comm *c, ofi_state *s) {
                    "comm ofi: provider %s (chosen on rank 0) is not usable on "
                    "rank %d: fi_getinfo: %s",
                    chosen, c->rank, fi_strerror(-rc));
+  s->auto_progress = s->info->domain_attr->data_progress == FI_PROGRESS_AUTO;
   return 0;
 }
 

@@ -717,8 +717,18 @@ static int ofi_exchange(ntw_comm *c, const uint64_t *send, const int *counts,
 }
 
 uint64_t ntw_comm_ofi_overflows(const ntw_comm *c) {
-  const ofi_state *s = c->data;
+  const ofi_state *s = c->ops == &ntw_comm_ofi_ops ? c->data : NULL;
   return s ? s->overflows : 0;
+}
+
+const char *ntw_comm_ofi_provider(const ntw_comm *c) {
+  const ofi_state *s = c->ops == &ntw_comm_ofi_ops ? c->data : NULL;
+  return s ? s->prov : NULL;
+}
+
+const char *ntw_comm_ofi_progress(const ntw_comm *c) {
+  const ofi_state *s = c->ops == &ntw_comm_ofi_ops ? c->data : NULL;
+  return !s ? NULL : s->auto_progress ? "auto" : "manual";
 }
 
 const ntw_comm_ops ntw_comm_ofi_ops = {

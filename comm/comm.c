@@ -68,6 +68,8 @@ uint64_t ntw_comm_exchanges(const ntw_comm *c) { return c->exchanges; }
 uint64_t ntw_comm_keys_sent(const ntw_comm *c) { return c->keys_sent; }
 #ifndef NTW_HAVE_OFI
 uint64_t ntw_comm_ofi_overflows(const ntw_comm *c) { return 0; }
+const char *ntw_comm_ofi_provider(const ntw_comm *c) { return NULL; }
+const char *ntw_comm_ofi_progress(const ntw_comm *c) { return NULL; }
 #endif
 
 int ntw_comm_exchange(ntw_comm *c, const uint64_t *send, const int *counts,

@@ -62,6 +62,11 @@ double ntw_comm_seconds(const ntw_comm *c);
  * seconds posting (ntw_comm_start and ntw_comm_progress). */
 double ntw_comm_wait_seconds(const ntw_comm *c);
 double ntw_comm_post_seconds(const ntw_comm *c);
+/* ofi only (NULL for other backends): the libfabric provider in use, e.g.
+ * "tcp;ofi_rxm", and its data progress model, "manual" or "auto". */
+const char *ntw_comm_ofi_provider(const ntw_comm *c);
+const char *ntw_comm_ofi_progress(const ntw_comm *c);
+
 /* Number of exchanges and keys sent by this rank so far. */
 uint64_t ntw_comm_exchanges(const ntw_comm *c);
 uint64_t ntw_comm_keys_sent(const ntw_comm *c);

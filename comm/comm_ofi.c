@@ -28,7 +28,14 @@
  * Every operation's context is a struct fi_context2 we own, so providers that
  * need FI_CONTEXT/FI_CONTEXT2 are served; -FI_EAGAIN on a post means "drive
  * progress (read the CQ) and retry"; CQ errors are read with fi_cq_readerr.
- * Buffers are registered when the provider asks for FI_MR_LOCAL. */
+ * Buffers are registered when the provider asks for FI_MR_LOCAL.
+ *
+ * Watchdog: every blocking wait (a window's messages and send completions,
+ * a post retried on -FI_EAGAIN) fails with one error naming the ranks it
+ * waits for when no completion arrives for NTW_COMM_TIMEOUT seconds
+ * (default 60; 0 = never), plus 2 s per rank up to rank 8 so that the
+ * lowest waiting rank reports and its abort stops the others. Time spent
+ * outside waits (computing) does not count. */
 #include <rdma/fabric.h>
 #include <rdma/fi_cm.h>
 #include <rdma/fi_domain.h>
@@ -40,6 +47,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "comm/comm_impl.h"
 #include "core/ntw_error.h"
@@ -48,6 +57,9 @@
 #define OFI_SLOT_DEFAULT 1024        /* words per pre-posted slot */
 #define OFI_SLOT_MAX ((size_t)1 << 24) /* growth stops here (128 MB) */
 #define OFI_NAME_MAX 256
+#define OFI_TIMEOUT_DEFAULT 60.0 /* s without progress before a wait fails */
+#define OFI_TIMEOUT_STAGGER 2.0  /* s more per rank (up to rank 8), so that */
+#define OFI_TIMEOUT_STAGGER_MAX 8 /* one rank reports and aborts the rest */
 
 /* Translate a libfabric return code at the boundary. */
 #define OFI_CHECK(s, call)                                                    \
@@ -72,6 +84,7 @@ enum { OP_SEND, OP_RECV, OP_OVF };
 typedef struct {
   struct fi_context2 ctx;
   int kind, peer, set;
+  bool done;
 } ofi_op;
 
 typedef struct {
@@ -84,6 +97,7 @@ typedef struct {
 
 typedef struct {
   char prov[64];
+  bool auto_progress; /* the provider's own thread moves data (see ofi_choose) */
   struct fi_info *info;
   struct fid_fabric *fabric;
   struct fid_domain *domain;
@@ -111,6 +125,12 @@ typedef struct {
   size_t out_cap;
   int pending_sends, pending_recvs, pending_ovf;
   uint64_t overflows;
+  /* The watchdog: a blocking wait with no completion for `limit` seconds
+   * fails (0 = never); `stall_t0` is when the current stretch without
+   * completions began (0 = not waiting), `ncomp` counts completions. */
+  double limit, limit_set, stall_t0; /* limit_set: NTW_COMM_TIMEOUT */
+  uint64_t ncomp;
+  long fault_rank, fault_exchange; /* NTW_FAULT_OFI_STALL, tests only */
 } ofi_state;
 
 /* ---- buffers ---- */
@@ -150,6 +170,8 @@ static uint64_t ofi_tag(uint64_t window, int src, int part) {
 
 static int on_completion(ofi_state *s, const struct fi_cq_tagged_entry *e) {
   ofi_op *op = e->op_context;
+  op->done = true;
+  s->ncomp++;
   if (op->kind == OP_SEND) {
     s->pending_sends--;
   } else if (op->kind == OP_RECV) {
@@ -166,13 +188,15 @@ static int on_completion(ofi_state *s, const struct fi_cq_tagged_entry *e) {
 /* Read what the CQ has; never blocks. After a run of empty reads it yields
  * the core: with more ranks than cores (tests, laptops) a spinning rank
  * would otherwise starve the peer it waits for, and shm progresses only
- * when the peer reads its CQ. */
+ * when the peer reads its CQ. With automatic progress our read moves no
+ * data at all, the provider's thread does: yield after every empty read. */
 static int ofi_progress(ofi_state *s) {
   struct fi_cq_tagged_entry e[16];
+  const unsigned yield_after = s->auto_progress ? 1 : 32;
   for (;;) {
     ssize_t n = fi_cq_read(s->cq, e, 16);
     if (n == -FI_EAGAIN) {
-      if (++s->idle >= 32) {
+      if (++s->idle >= yield_after) {
         s->idle = 0;
         sched_yield();
       }
@@ -202,24 +226,76 @@ static int ofi_progress(ofi_state *s) {
   }
 }
 
+static double ofi_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Appends peer p to the list b (at most 8 named, then "..."). */
+static void add_peer(char *b, size_t cap, int p, int *count) {
+  size_t len = strlen(b);
+  if (++*count <= 8)
+    snprintf(b + len, cap - len, "%s%d", *count > 1 ? ", " : "", p);
+  else if (*count == 9)
+    snprintf(b + len, cap - len, ", ...");
+}
+
+/* The watchdog's verdict, naming the ranks whose messages or send
+ * completions this rank is still waiting for. */
+static int ofi_stalled(ntw_comm *c, ofi_state *s, double waited, const char *what) {
+  char peers[128] = "";
+  int n = 0;
+  const int set = (int)(s->window & 1);
+  for (int p = 0; p < c->size; p++) {
+    bool open = p != c->rank && !s->slot[set][p].done;
+    open |= !s->sop[2 * p].done || !s->sop[2 * p + 1].done || !s->oop[p].done;
+    if (open) add_peer(peers, sizeof peers, p, &n);
+  }
+  return NTW_ERR(NTW_ERR_MPI,
+                 "comm ofi (provider %s): no progress for %.0f s in exchange %llu "
+                 "on rank %d, %s%s%s: a rank is stuck or the fabric stalled "
+                 "(NTW_COMM_TIMEOUT=%g s; 0 = wait forever)",
+                 s->prov, waited, (unsigned long long)s->window, c->rank, what,
+                 n ? (n > 1 ? " for ranks " : " for rank ") : "", peers, s->limit_set);
+}
+
+/* One step of a blocking wait: read the CQ; if nothing has completed for
+ * longer than the limit, fail. The caller sets s->stall_t0 = 0 when it
+ * starts waiting (time spent computing is no stall). */
+static int ofi_block(ntw_comm *c, ofi_state *s, const char *what) {
+  const uint64_t seen = s->ncomp;
+  NTW_TRY(ofi_progress(s));
+  if (s->limit <= 0) return 0;
+  const double now = ofi_now();
+  if (s->ncomp != seen || s->stall_t0 == 0) {
+    s->stall_t0 = now;
+    return 0;
+  }
+  if (now - s->stall_t0 < s->limit) return 0;
+  return ofi_stalled(c, s, now - s->stall_t0, what);
+}
+
 /* Post with flow control: -FI_EAGAIN means the provider is out of resources
  * until we drain completions, so progress and retry. */
-#define OFI_POST(s, what, call)                                              \
+#define OFI_POST(c, s, what, call)                                           \
   do {                                                                       \
     ssize_t ofi_prc_;                                                        \
-    while ((ofi_prc_ = (call)) == -FI_EAGAIN) NTW_TRY(ofi_progress(s));      \
+    (s)->stall_t0 = 0;                                                       \
+    while ((ofi_prc_ = (call)) == -FI_EAGAIN)                                \
+      NTW_TRY(ofi_block(c, s, "retrying " what " (-FI_EAGAIN)"));            \
     if (ofi_prc_ < 0)                                                        \
       return NTW_ERR(NTW_ERR_MPI, "comm ofi (provider %s): %s: %s", (s)->prov, \
                      what, fi_strerror((int)-ofi_prc_));                     \
   } while (0)
 
-static int post_slot(ofi_state *s, int set, int p, uint64_t window) {
+static int post_slot(ntw_comm *c, ofi_state *s, int set, int p, uint64_t window) {
   ofi_slot *sl = &s->slot[set][p];
   NTW_TRY(buf_reserve(s, &sl->buf, sl->words * sizeof(uint64_t)));
   sl->done = false;
   sl->len = 0;
   sl->op = (ofi_op){.kind = OP_RECV, .peer = p, .set = set};
-  OFI_POST(s, "fi_trecv", fi_trecv(s->ep, sl->buf.p, sl->words * sizeof(uint64_t),
+  OFI_POST(c, s, "fi_trecv", fi_trecv(s->ep, sl->buf.p, sl->words * sizeof(uint64_t),
                                    buf_desc(&sl->buf), FI_ADDR_UNSPEC,
                                    ofi_tag(window, p, 0), 0, &sl->op.ctx));
   return 0;
@@ -241,7 +317,7 @@ static int ofi_agree(ntw_comm *c, int err) {
   return ntw_error_set(code, __FILE__, __LINE__, "%s", msg);
 }
 
-static struct fi_info *ofi_hints(const char *prov) {
+static struct fi_info *ofi_hints(const char *prov, enum fi_progress progress) {
   struct fi_info *h = fi_allocinfo();
   if (!h) return NULL;
   h->ep_attr->type = FI_EP_RDM;
@@ -251,15 +327,31 @@ static struct fi_info *ofi_hints(const char *prov) {
                             FI_MR_PROV_KEY;
   h->domain_attr->threading = FI_THREAD_DOMAIN;
   h->tx_attr->msg_order = FI_ORDER_NONE;
+  h->domain_attr->data_progress = progress;
   if (prov) h->fabric_attr->prov_name = strdup(prov);
   return h;
 }
 
-/* Rank 0 picks the provider; every rank then asks for exactly that one. */
+/* Rank 0 picks the provider and its progress model; every rank then asks
+ * for exactly that pair.
+ *
+ * Progress: manual whenever the provider offers it. With automatic data
+ * progress (the sockets provider's default; tcp and shm default to manual)
+ * a provider thread per rank moves the data and busy-polls for
+ * FI_SOCKETS_PE_WAITTIME (10 ms) after every wake-up, while our wait loop
+ * polls a CQ whose reads advance nothing: with more busy threads than cores
+ * a window's exchange took 20-110 ms instead of about 1 ms (tcp), which
+ * made 4-rank runs look hung (brunel-small, 1 s: 75 s on 4 ranks). With
+ * manual progress our CQ reads do the work, as with tcp and shm, and the
+ * provider starts no thread. The provider itself is chosen without
+ * this constraint, so that a cluster's first choice stays the choice.
+ * NTW_OFI_PROGRESS=auto|manual forces one (tests, experiments). */
 static int ofi_choose(ntw_comm *c, ofi_state *s) {
   const char *env = getenv("FI_PROVIDER");
+  const char *want = getenv("NTW_OFI_PROGRESS");
+  if (want && !*want) want = NULL;
   char chosen[64] = "";
-  int err = 0, nnode;
+  int err = 0, nnode, progress = FI_PROGRESS_UNSPEC;
   MPI_Comm node;
   MPI_Comm_split_type(c->mpi, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
   MPI_Comm_size(node, &nnode);
@@ -272,9 +364,8 @@ static int ofi_choose(ntw_comm *c, ofi_state *s) {
     if (!env && nnode == c->size) try[ntry++] = "shm";
     try[ntry++] = NULL;
     for (int i = 0; i < ntry && !chosen[0]; i++) {
-      struct fi_info *h = ofi_hints(try[i]), *info = NULL;
-      if (!h) return NTW_ERR(NTW_ERR_NOMEM, "out of memory for fi_allocinfo");
-      rc = fi_getinfo(OFI_VERSION, NULL, NULL, 0, h, &info);
+      struct fi_info *h = ofi_hints(try[i], FI_PROGRESS_UNSPEC), *info = NULL;
+      rc = h ? fi_getinfo(OFI_VERSION, NULL, NULL, 0, h, &info) : -FI_ENOMEM;
       fi_freeinfo(h);
       if (rc == 0 && info)
         snprintf(chosen, sizeof chosen, "%s", info->fabric_attr->prov_name);
@@ -285,11 +376,31 @@ static int ofi_choose(ntw_comm *c, ofi_state *s) {
                     "comm ofi: no usable libfabric provider (FI_PROVIDER=%s): "
                     "fi_getinfo(FI_EP_RDM, FI_TAGGED): %s",
                     env ? env : "unset", fi_strerror(-rc));
+    if (!err && want && strcmp(want, "auto") && strcmp(want, "manual"))
+      err = NTW_ERR(NTW_ERR_ARG, "comm ofi: NTW_OFI_PROGRESS must be 'auto' or "
+                                 "'manual' (got '%s')", want);
+    if (!err) {
+      int ask = !want                      ? FI_PROGRESS_MANUAL
+                : !strcmp(want, "manual") ? FI_PROGRESS_MANUAL
+                                          : FI_PROGRESS_AUTO;
+      struct fi_info *h = ofi_hints(chosen, ask), *info = NULL;
+      int rc2 = h ? fi_getinfo(OFI_VERSION, NULL, NULL, 0, h, &info) : -FI_ENOMEM;
+      fi_freeinfo(h);
+      fi_freeinfo(info);
+      if (rc2 == 0)
+        progress = ask;
+      else if (want) /* forced and not offered */
+        err = NTW_ERR(NTW_ERR_NOTSUP,
+                      "comm ofi: provider %s does not offer %s data progress "
+                      "(NTW_OFI_PROGRESS=%s): fi_getinfo: %s",
+                      chosen, want, want, fi_strerror(-rc2));
+    }
   }
   NTW_TRY(ofi_agree(c, err));
   MPI_Bcast(chosen, sizeof chosen, MPI_CHAR, 0, c->mpi);
+  MPI_Bcast(&progress, 1, MPI_INT, 0, c->mpi);
   snprintf(s->prov, sizeof s->prov, "%s", chosen);
-  struct fi_info *h = ofi_hints(chosen);
+  struct fi_info *h = ofi_hints(chosen, (enum fi_progress)progress);
   if (!h) return NTW_ERR(NTW_ERR_NOMEM, "out of memory for fi_allocinfo");
   int rc = fi_getinfo(OFI_VERSION, NULL, NULL, 0, h, &s->info);
   fi_freeinfo(h);
@@ -298,6 +409,7 @@ static int ofi_choose(ntw_comm *c, ofi_state *s) {
                    "comm ofi: provider %s (chosen on rank 0) is not usable on "
                    "rank %d: fi_getinfo: %s",
                    chosen, c->rank, fi_strerror(-rc));
+  s->auto_progress = s->info->domain_attr->data_progress == FI_PROGRESS_AUTO;
   return 0;
 }
 
@@ -357,8 +469,28 @@ static int ofi_buffers(ntw_comm *c, ofi_state *s) {
   const char *v = getenv("NTW_OFI_SLOT_WORDS");
   if (v && atol(v) >= 2) words = atol(v);
   if ((v = getenv("NTW_OFI_GROW"))) grow = atol(v) != 0;
+  /* The watchdog's limit, seconds; -1 = a bad value (all ranks fail). */
+  double limit = OFI_TIMEOUT_DEFAULT;
+  if ((v = getenv("NTW_COMM_TIMEOUT")) && *v) {
+    char *end;
+    limit = strtod(v, &end);
+    if (*end || !(limit >= 0 && limit < 1e9)) limit = -1;
+  }
   long cfg[2] = {words, grow};
   MPI_Bcast(cfg, 2, MPI_LONG, 0, c->mpi);
+  MPI_Bcast(&limit, 1, MPI_DOUBLE, 0, c->mpi);
+  NTW_CHECK(limit >= 0, NTW_ERR_ARG,
+            "comm ofi: NTW_COMM_TIMEOUT must be a number of seconds >= 0 "
+            "(0 = no watchdog), got '%s' on rank 0", c->rank ? "?" : v);
+  /* Later ranks give up a little later (2 s per rank, up to rank 8): the
+   * first to give up reports and its MPI_Abort stops the others (Open MPI
+   * sends SIGTERM, which ntwin catches, and SIGKILL a second later), so
+   * one line says what happened. */
+  s->limit_set = limit;
+  s->limit = limit > 0 ? limit + OFI_TIMEOUT_STAGGER *
+                                     (c->rank < OFI_TIMEOUT_STAGGER_MAX
+                                          ? c->rank : OFI_TIMEOUT_STAGGER_MAX)
+                       : 0;
   if ((size_t)cfg[0] > s->max_words) cfg[0] = (long)s->max_words;
   s->grow = cfg[1] != 0;
   s->slot[0] = calloc(P, sizeof(ofi_slot));
@@ -374,12 +506,20 @@ static int ofi_buffers(ntw_comm *c, ofi_state *s) {
   NTW_CHECK(s->slot[0] && s->slot[1] && s->peer_words && s->peer_next && s->n &&
                 s->soff && s->sbuf && s->obuf && s->sop && s->oop,
             NTW_ERR_NOMEM, "out of memory for comm ofi buffers");
+  for (size_t i = 0; i < 2 * P; i++) s->sop[i].done = true; /* none open */
+  for (size_t i = 0; i < P; i++) s->oop[i].done = true;
+  /* Tests of the watchdog: NTW_FAULT_OFI_STALL=RANK:EXCHANGE makes that
+   * rank stop for good before it posts that exchange. */
+  s->fault_rank = -1;
+  if ((v = getenv("NTW_FAULT_OFI_STALL")) &&
+      sscanf(v, "%ld:%ld", &s->fault_rank, &s->fault_exchange) != 2)
+    s->fault_rank = -1;
   for (int p = 0; p < c->size; p++) {
     s->peer_words[p] = (size_t)cfg[0];
     if (p == c->rank) continue;
     for (int set = 0; set < 2; set++) {
       s->slot[set][p].words = (size_t)cfg[0];
-      NTW_TRY(post_slot(s, set, p, (uint64_t)set));
+      NTW_TRY(post_slot(c, s, set, p, (uint64_t)set));
     }
   }
   return 0;
@@ -442,6 +582,8 @@ static int ofi_start(ntw_comm *c, const uint64_t *send, const int *counts) {
   const uint64_t w = s->window;
   const int set = (int)(w & 1), next = set ^ 1;
   size_t off = 0;
+  if (NTW_UNLIKELY(s->fault_rank == me && (long)w == s->fault_exchange))
+    for (;;) pause(); /* a stuck rank, for the watchdog's tests */
   for (int r = 0; r < P; r++) {
     NTW_CHECK(counts[r] >= 0, NTW_ERR_ARG, "comm ofi: negative count for rank %d", r);
     s->soff[r] = off;
@@ -458,7 +600,7 @@ static int ofi_start(ntw_comm *c, const uint64_t *send, const int *counts) {
     b[0] = (uint64_t)n | (uint64_t)s->slot[next][p].words << 32;
     if (n) memcpy(b + 1, send + s->soff[p], n * sizeof *b);
     s->sop[2 * p] = (ofi_op){.kind = OP_SEND, .peer = p};
-    OFI_POST(s, "fi_tsend", fi_tsend(s->ep, b, (1 + inl) * sizeof *b,
+    OFI_POST(c, s, "fi_tsend", fi_tsend(s->ep, b, (1 + inl) * sizeof *b,
                                      buf_desc(&s->sbuf[p]), s->addr[p],
                                      ofi_tag(w, me, 0), &s->sop[2 * p].ctx));
     s->pending_sends++;
@@ -468,7 +610,7 @@ static int ofi_start(ntw_comm *c, const uint64_t *send, const int *counts) {
                 "provider's largest message (%zu words)",
                 s->prov, n, p, s->max_words);
       s->sop[2 * p + 1] = (ofi_op){.kind = OP_SEND, .peer = p};
-      OFI_POST(s, "fi_tsend", fi_tsend(s->ep, b + 1 + inl, (n - inl) * sizeof *b,
+      OFI_POST(c, s, "fi_tsend", fi_tsend(s->ep, b + 1 + inl, (n - inl) * sizeof *b,
                                        buf_desc(&s->sbuf[p]), s->addr[p],
                                        ofi_tag(w, me, 1), &s->sop[2 * p + 1].ctx));
       s->pending_sends++;
@@ -494,7 +636,8 @@ static int ofi_wait(ntw_comm *c, const uint64_t **recv, size_t *nrecv) {
   const int set = (int)(w & 1);
 
   /* All headers of this window (completions of window w + 1 may come too). */
-  while (s->ndone[set] < P - 1) NTW_TRY(ofi_progress(s));
+  s->stall_t0 = 0;
+  while (s->ndone[set] < P - 1) NTW_TRY(ofi_block(c, s, "waiting"));
   size_t total = s->self_n;
   for (int p = 0; p < P; p++) {
     if (p == me) continue;
@@ -513,14 +656,15 @@ static int ofi_wait(ntw_comm *c, const uint64_t **recv, size_t *nrecv) {
     if (n > inl) { /* the rest follows as part 1 */
       NTW_TRY(buf_reserve(s, &s->obuf[p], (n - inl) * sizeof(uint64_t)));
       s->oop[p] = (ofi_op){.kind = OP_OVF, .peer = p};
-      OFI_POST(s, "fi_trecv", fi_trecv(s->ep, s->obuf[p].p, (n - inl) * sizeof(uint64_t),
+      OFI_POST(c, s, "fi_trecv", fi_trecv(s->ep, s->obuf[p].p, (n - inl) * sizeof(uint64_t),
                                        buf_desc(&s->obuf[p]), FI_ADDR_UNSPEC,
                                        ofi_tag(w, p, 1), 0, &s->oop[p].ctx));
       s->pending_ovf++;
       s->overflows++;
     }
   }
-  while (s->pending_sends > 0 || s->pending_ovf > 0) NTW_TRY(ofi_progress(s));
+  s->stall_t0 = 0;
+  while (s->pending_sends > 0 || s->pending_ovf > 0) NTW_TRY(ofi_block(c, s, "waiting"));
 
   /* Gather in rank order. */
   if (total > s->out_cap) {
@@ -557,7 +701,7 @@ static int ofi_wait(ntw_comm *c, const uint64_t **recv, size_t *nrecv) {
       while (words < s->n[p] + 1 && words < limit) words *= 2;
       sl->words = words < limit ? words : limit;
     }
-    NTW_TRY(post_slot(s, set, p, w + 2));
+    NTW_TRY(post_slot(c, s, set, p, w + 2));
     s->peer_words[p] = s->peer_next[p];
   }
   s->window++;
@@ -573,8 +717,18 @@ static int ofi_exchange(ntw_comm *c, const uint64_t *send, const int *counts,
 }
 
 uint64_t ntw_comm_ofi_overflows(const ntw_comm *c) {
-  const ofi_state *s = c->data;
+  const ofi_state *s = c->ops == &ntw_comm_ofi_ops ? c->data : NULL;
   return s ? s->overflows : 0;
+}
+
+const char *ntw_comm_ofi_provider(const ntw_comm *c) {
+  const ofi_state *s = c->ops == &ntw_comm_ofi_ops ? c->data : NULL;
+  return s ? s->prov : NULL;
+}
+
+const char *ntw_comm_ofi_progress(const ntw_comm *c) {
+  const ofi_state *s = c->ops == &ntw_comm_ofi_ops ? c->data : NULL;
+  return !s ? NULL : s->auto_progress ? "auto" : "manual";
 }
 
 const ntw_comm_ops ntw_comm_ofi_ops = {

@@ -509,6 +509,11 @@ static int report(const report_in *in) {
     json_object_set_new(j, "partition", json_string(cfg->sim.partition));
     json_object_set_new(j, "coupling_rank", json_boolean(in->coupling_rank));
     json_object_set_new(j, "comm", json_string(cfg->sim.comm));
+    const ntw_comm *cm = ntw_engine_comm(in->eng);
+    if (ntw_comm_ofi_provider(cm)) {
+      json_object_set_new(j, "comm_provider", json_string(ntw_comm_ofi_provider(cm)));
+      json_object_set_new(j, "comm_progress", json_string(ntw_comm_ofi_progress(cm)));
+    }
     json_object_set_new(j, "seed", json_integer((json_int_t)cfg->sim.seed));
     json_object_set_new(j, "dt_ms", json_real(cfg->sim.dt));
     json_object_set_new(j, "window_ms", json_real(st.window_steps * cfg->sim.dt));

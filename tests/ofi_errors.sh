@@ -2,7 +2,11 @@
 # The ofi backend's failures follow invariant 4: FI_PROVIDER=nonexistent
 # (no usable libfabric provider) ends with exactly one "ntwin: error:" line
 # naming the backend, the provider and libfabric's reason, status 1 on every
-# rank, no hang, no output left. Same for an unknown --comm value.
+# rank, no hang, no output left. Same for an unknown --comm value, a bad
+# NTW_COMM_TIMEOUT and a bad NTW_OFI_PROGRESS. And the watchdog: with rank 1
+# stopped for good before exchange 5 (NTW_FAULT_OFI_STALL=1:5) and
+# NTW_COMM_TIMEOUT=2, the run (default provider) ends non-zero within the
+# time limit with one error line naming the stall and rank 1.
 #
 # Usage: ofi_errors.sh NTWIN MPIRUN WORK_DIR   (2 ranks; each rank records
 # its own exit status, and mpirun does not kill the others when one fails,
@@ -81,5 +85,47 @@ case_ bad_provider 1 "comm ofi|no usable libfabric provider|FI_PROVIDER=nonexist
   -- FI_PROVIDER=nonexistent -- run good.json --out out_bad_provider --comm ofi
 case_ bad_comm 1 "--comm|unknown comm 'ucx'|known: mpi, ofi" \
   -- -- run good.json --out out_bad_comm --comm ucx
+case_ bad_timeout 1 "comm ofi|NTW_COMM_TIMEOUT must be a number of seconds|'soon'" \
+  -- NTW_COMM_TIMEOUT=soon -- run good.json --out out_bad_timeout --comm ofi
+case_ bad_progress 1 "comm ofi|NTW_OFI_PROGRESS must be 'auto' or 'manual'|'fast'" \
+  -- NTW_OFI_PROGRESS=fast -- run good.json --out out_bad_progress --comm ofi
+
+# The watchdog: ranks that are killed by the abort leave no status, so this
+# case checks the run's status, the time and the one line.
+"$py" - <<'PYEOF' || die "cannot write long.json"
+import json
+c = json.load(open("good.json"))
+c["simulation"]["t_stop"] = 2000.0
+json.dump(c, open("long.json", "w"), indent=1)
+PYEOF
+rm -rf out_watchdog rc_watchdog && mkdir rc_watchdog
+NTW_COMM_TIMEOUT=2 NTW_FAULT_OFI_STALL=1:5 timeout -k 10 "$TIMEOUT" "$mpirun" -n $NP \
+  --oversubscribe --bind-to none \
+  sh -c 'echo $$ >"$1/pid.${OMPI_COMM_WORLD_RANK:-x}"; shift; exec "$0" "$@"' \
+  "$ntwin" "$work/rc_watchdog" run long.json --out out_watchdog --comm ofi \
+  --quiet >watchdog.stdout 2>watchdog.stderr </dev/null
+rc=$?
+n=$(grep -c '^ntwin: error:' watchdog.stderr)
+line=$(grep '^ntwin: error:' watchdog.stderr | head -1)
+why=
+if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+  why="; hang (no exit within ${TIMEOUT}s)"
+  for f in rc_watchdog/pid.*; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
+elif [ $rc -eq 0 ]; then
+  why="; the run with a stuck rank succeeded"
+fi
+[ "$n" -eq 1 ] || why="$why; $n 'ntwin: error:' lines, expected 1"
+case $line in
+  *"comm ofi"*"no progress for 2 s in exchange 5 on rank 0, waiting for rank 1:"*) ;;
+  *) why="$why; error line lacks the stall, exchange 5 or rank 1" ;;
+esac
+[ -e out_watchdog/report.json ] && why="$why; left out_watchdog/report.json"
+if [ -z "$why" ]; then
+  echo "ok   watchdog (status $rc): $line"
+else
+  echo "FAIL watchdog$why" >&2
+  sed 's/^/  | /' watchdog.stderr >&2
+  failed=$((failed + 1))
+fi
 [ $failed -eq 0 ] || exit 1
 echo "ofi_errors: all cases passed"

@@ -511,7 +511,16 @@ static int build_stimuli(ntw_engine *e) {
       p->stop = stop;
       p->weight = s->weight;
       p->port = (b->ops->nports == 2 && s->weight < 0) ? 1 : 0;
-      NTW_TRY(poisson_table(s->rate * e->dt * 1e-3, p));
+      const double lambda = s->rate * e->dt * 1e-3;
+      p->block = NTW_POISSON_BLOCK * lambda <= NTW_POISSON_BLOCK_MAX_MEAN;
+      NTW_TRY(poisson_table(p->block ? NTW_POISSON_BLOCK * lambda : lambda, p));
+      if (p->block) {
+        /* Counts fit a byte: a block holds at most ncdf events. */
+        NTW_CHECK(p->ncdf < 256, NTW_ERR_INTERNAL, "Poisson block table too long");
+        p->counts = malloc((size_t)NTW_POISSON_BLOCK * (b->n ? b->n : 1));
+        NTW_ALLOC_CHECK(p->counts);
+        p->cblock = -1;
+      }
     } else if (s->kind == NTW_STIM_NOISE) {
       noise_dev *q = &e->noise[e->nnoise++];
       q->stim = (int)k;
@@ -577,6 +586,12 @@ int ntw_engine_create(const ntw_config *cfg, ntw_comm *comm,
     err = NTW_ERR(NTW_ERR_ARG, "partition does not match the network");
     goto fail;
   }
+  if (e->n_global > NTW_KEY_GID_MASK + 1) { /* spike keys, Poisson counters */
+    err = NTW_ERR(NTW_ERR_CONFIG, "%s: populations: at most 2^48 neurons "
+                  "(global ids are 48-bit) (got %" PRIu64 ")",
+                  cfg->path, e->n_global);
+    goto fail;
+  }
   e->n_local = ntw_part_local_count(part, e->rank);
   e->gids = malloc((e->n_local + 1) * sizeof *e->gids);
   e->pop_spikes = calloc(cfg->npops + 1, sizeof *e->pop_spikes);
@@ -628,7 +643,8 @@ void ntw_engine_destroy(ntw_engine **pe) {
   for (size_t b = 0; b < e->nblocks; b++)
     if (e->blocks[b].state) e->blocks[b].ops->destroy(e->blocks[b].state);
   free(e->blocks);
-  for (size_t k = 0; k < e->npoisson; k++) free(e->poisson[k].cdf);
+  for (size_t k = 0; k < e->npoisson; k++)
+    free(e->poisson[k].cdf), free(e->poisson[k].counts);
   for (size_t k = 0; k < e->nnoise; k++) free(e->noise[k].I);
   free(e->noise);
   if (e->i_dc != e->i_ext) free(e->i_dc);
@@ -654,25 +670,90 @@ int ntw_engine_add_hook(ntw_engine *e, ntw_hook_kind kind, ntw_hook_fn fn,
 /* ------------------------------------------------------------------ */
 /* The window loop.                                                     */
 
-/* Poisson input of steps [s0, s1) into the ring. One Philox call gives the
- * counts of four aligned steps (counter = step / 4), so neurons are walked
- * inside each group of four steps and the ring rows are written in order. */
+/* Counts of block blk (steps 16 blk ... 16 blk + 15) of device p into
+ * p->counts. One Philox call keyed (gid, blk) gives the block's count N
+ * from word 0 (table of Poisson(16 lambda)) and the steps of events 0-23
+ * from the nibbles of words 1-3 (event k: nibble k % 8 of word 1 + k / 8,
+ * lowest first); events 24 on take the 32 nibbles of extra call j = 1, 2,
+ * ... in the same order, keyed (gid | j << 48, blk): gids are below 2^48,
+ * so these counters are no target's. */
+_Static_assert(NTW_POISSON_BLOCK == 16, "a step in a block is one nibble");
+__attribute__((noinline)) /* out of line, so profiles show it */
+static void poisson_block(const ntw_engine *e, poisson_dev *p, int64_t blk) {
+  const uint64_t seed = e->cfg->sim.seed, n = p->n;
+  const uint32_t stream = NTW_STREAM_POISSON | (uint32_t)p->stim;
+  const uint32_t ctr = (uint32_t)blk;
+  uint8_t *cnt = p->counts;
+  memset(cnt, 0, (size_t)NTW_POISSON_BLOCK * n);
+  for (uint64_t i = 0; i < n; i++) {
+    const uint64_t gid = e->gids[p->lo + i];
+    ntw_rng_block r = ntw_rng(seed, stream, gid, ctr);
+    int left = poisson_count(p, r.v[0]);
+    /* A word's eight nibbles are added without a branch per event (an
+     * unused nibble adds 0): the number of events varies too much for
+     * the branch predictor. */
+    for (int k = 1, j = 1;; k++) {
+      if (k == 4) {
+        r = ntw_rng(seed, stream, gid | (uint64_t)j++ << NTW_KEY_GID_BITS, ctr);
+        k = 0;
+      }
+      uint32_t bits = r.v[k];
+      for (int t = 0; t < 8; t++, bits >>= 4) cnt[(size_t)(bits & 15) * n + i] += t < left;
+      if ((left -= 8) <= 0) break;
+    }
+  }
+  p->cblock = blk;
+}
+
+/* Poisson input of steps [s0, s1) into the ring, only in the device's
+ * [start, stop). Each (step, target) gets at most one addition per device,
+ * devices in config order, so the traversal order does not matter.
+ * Block method (16 lambda <= NTW_POISSON_BLOCK_MAX_MEAN): steps form aligned
+ * blocks of 16 (independent of windows, epochs and ranks); a block's count
+ * is N ~ Poisson(16 lambda) and each event falls on one of its 16 steps
+ * uniformly, so the per-step counts are independent Poisson(lambda)
+ * (thinning); one Philox call per target and block instead of one per 4
+ * steps. The block's counts are cached until a step of another block is
+ * needed. Otherwise one Philox call gives the counts of four aligned steps
+ * (counter = step / 4), by the table of Poisson(lambda). */
+__attribute__((noinline)) /* out of line, so profiles show it */
 static void add_poisson(ntw_engine *e, int64_t s0, int64_t s1) {
   const uint64_t seed = e->cfg->sim.seed;
   const uint64_t nl = e->n_local;
   for (size_t k = 0; k < e->npoisson; k++) {
-    const poisson_dev *p = &e->poisson[k];
+    poisson_dev *p = &e->poisson[k];
     int64_t a = s0 > p->start ? s0 : p->start;
     int64_t b = s1 < p->stop ? s1 : p->stop;
     const uint32_t stream = NTW_STREAM_POISSON | (uint32_t)p->stim;
     const double w = p->weight;
+    double *const ring = e->ring + (size_t)p->port * e->ring_port;
+    if (p->block) {
+      for (int64_t s = a; s < b; s++) {
+        const int64_t blk = s / NTW_POISSON_BLOCK;
+        if (blk != p->cblock) poisson_block(e, p, blk);
+        const uint8_t *c = p->counts + (size_t)(s % NTW_POISSON_BLOCK) * p->n;
+        double *row = ring + (size_t)(s & e->ring_mask) * nl + p->lo;
+        /* Eight targets at a time, skipped when all their counts are 0:
+         * adding 0 * w is exact (slots start at +0 and a sum from +0 is
+         * never -0), so results are those of adding only counts > 0. */
+        uint64_t i = 0;
+        for (; i + 8 <= p->n; i += 8) {
+          uint64_t any;
+          memcpy(&any, c + i, sizeof any);
+          if (!any) continue;
+          for (int t = 0; t < 8; t++) row[i + t] += c[i + t] * w;
+        }
+        for (; i < p->n; i++)
+          if (c[i]) row[i] += c[i] * w;
+      }
+      continue;
+    }
     for (int64_t s = a; s < b;) {
       const int64_t g_end = (s | 3) + 1 < b ? (s | 3) + 1 : b;
       const int q0 = (int)(s & 3), q1 = q0 + (int)(g_end - s);
       double *rows[4];
       for (int q = q0; q < q1; q++)
-        rows[q] = e->ring + (size_t)p->port * e->ring_port +
-                  (size_t)((s - q0 + q) & e->ring_mask) * nl;
+        rows[q] = ring + (size_t)((s - q0 + q) & e->ring_mask) * nl;
       const uint32_t ctr = (uint32_t)(s >> 2);
       for (uint64_t i = p->lo; i < p->lo + p->n; i++) {
         ntw_rng_block r = ntw_rng(seed, stream, e->gids[i], ctr);

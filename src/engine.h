@@ -49,6 +49,17 @@
 
 typedef struct ntw_engine ntw_engine;
 
+/* Poisson stimuli (add_poisson in engine.c): a device with per-step mean
+ * lambda = rate * dt draws the counts of aligned blocks of
+ * NTW_POISSON_BLOCK steps at once when NTW_POISSON_BLOCK * lambda <=
+ * NTW_POISSON_BLOCK_MAX_MEAN (lambda <= 2.5), else each step's count by
+ * itself. Above that mean the block method needs more Philox calls than
+ * the per-step one saves (measured break-even near 48). Which method a
+ * device uses is part of what its draws are (tests/test_poisson.c
+ * reproduces them). */
+#define NTW_POISSON_BLOCK 16
+#define NTW_POISSON_BLOCK_MAX_MEAN 40.0
+
 typedef enum { NTW_HOOK_BEFORE_WINDOW = 0, NTW_HOOK_AFTER_WINDOW } ntw_hook_kind;
 
 /* A window covers steps [step_lo, step_hi). Returning non-zero stops the run

@@ -30,9 +30,16 @@ typedef struct {
   int64_t start, stop;
   double weight;
   int port;          /* receptor port of the targets (by the weight's sign) */
-  uint32_t *cdf;     /* Poisson CDF as 32-bit thresholds */
+  uint32_t *cdf;     /* Poisson CDF as 32-bit thresholds (of the block mean
+                      * 16 lambda with the block method, else of lambda) */
   int ncdf;
   uint8_t guide[1024]; /* first candidate count per top 10 bits of u */
+  /* Block method (small lambda, engine.c): counts[q * n + i] is the count
+   * of target i in step 16 cblock + q; a cache of the pure function of
+   * (seed, stim, gid, block), so it is not checkpointed. */
+  bool block;
+  uint8_t *counts;
+  int64_t cblock; /* -1: nothing cached */
 } poisson_dev;
 
 typedef struct {

@@ -22,7 +22,11 @@
  *                                      1000 neurons)
  *            "miss_prob": 0.0,         each seen spike is missed with this
  *                                      probability
- *            "noise_hz": 0.0 },        Poisson noise spikes per electrode
+ *            "noise_hz": 0.0,          Poisson noise spikes per electrode
+ *            "dead_time_ms": 0.0 },    after a detection an electrode
+ *                                      detects nothing for this long (a
+ *                                      threshold detector's dead time;
+ *                                      0: one detection per µs)
  *   "stimulation": { "radius_um": 100, a STIM on an electrode reaches the
  *                                      neurons within this distance
  *                    "amp50_mv": 400, "slope_mv": 100, "p_max": 0.9,
@@ -310,7 +314,7 @@ static int culture_parse(const char *path, ntw_culture_cfg *c) {
   json_t *empty = json_object();
   if (!mea) mea = empty;
   static const char *const mkeys[] = {"pitch_um", "margin_um", "pickup_radius_um",
-                                      "miss_prob", "noise_hz", NULL};
+                                      "miss_prob", "noise_hz", "dead_time_ms", NULL};
   if (!err) err = check_keys(path, "mea", mea, mkeys);
   if (!err) err = get_num(path, "mea", mea, "pitch_um", 200, 0, true, 1e5, &c->pitch_um);
   if (!err) err = get_num(path, "mea", mea, "margin_um", 100, 0, false, 1e5, &c->margin_um);
@@ -318,6 +322,7 @@ static int culture_parse(const char *path, ntw_culture_cfg *c) {
                           &c->pickup_radius_um);
   if (!err) err = get_num(path, "mea", mea, "miss_prob", 0, 0, false, 1, &c->miss_prob);
   if (!err) err = get_num(path, "mea", mea, "noise_hz", 0, 0, false, 1e4, &c->noise_hz);
+  if (!err) err = get_num(path, "mea", mea, "dead_time_ms", 0, 0, false, 1e3, &c->dead_time_ms);
   json_t *st = json_object_get(root, "stimulation");
   if (!st) st = empty;
   static const char *const skeys[] = {"radius_um", "amp50_mv", "slope_mv", "p_max",
@@ -445,8 +450,9 @@ typedef struct {
   vec stims;    /* stim_rec */
   vec G, G_t, G_phase; /* float[60*60], double, int8 */
   uint32_t G_cnt[NTW_MEA_N * NTW_MEA_N];
-  uint64_t n_missed, n_noise;
+  uint64_t n_missed, n_noise, n_dead;
   uint64_t obs_per_ch[NTW_MEA_N];
+  uint64_t last_det_us[NTW_MEA_N]; /* last detection + 1 (0: none yet) */
   uint64_t *change_hits;
   double *change_at_s;
   /* link */
@@ -799,13 +805,22 @@ static int observe_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
     }
   }
   /* Sorted by (time, channel); an electrode reports one spike per µs (two
-   * neurons or noise in the same instant are one detection). */
+   * neurons or noise in the same instant are one detection), and none
+   * within dead_time_ms after its last detection (counted as dead). */
   ntw_bio_event *ev = c->win.p;
   qsort(ev, c->win.n, sizeof *ev, cmp_event);
+  const uint64_t dead_us = (uint64_t)llround(cc->dead_time_ms * 1000.0);
   size_t m = 0;
-  for (size_t k = 0; k < c->win.n; k++)
-    if (m == 0 || ev[k].t_us != ev[m - 1].t_us || ev[k].channel != ev[m - 1].channel)
-      ev[m++] = ev[k];
+  for (size_t k = 0; k < c->win.n; k++) {
+    if (k > 0 && ev[k].t_us == ev[k - 1].t_us && ev[k].channel == ev[k - 1].channel) continue;
+    uint64_t *last = &c->last_det_us[ev[k].channel];
+    if (dead_us > 0 && *last > 0 && ev[k].t_us < *last - 1 + dead_us) {
+      c->n_dead++;
+      continue;
+    }
+    *last = ev[k].t_us + 1;
+    ev[m++] = ev[k];
+  }
   c->win.n = m;
   for (size_t k = 0; k < m; k++) {
     NTW_TRY(vec_push(&c->obs, &ev[k]));
@@ -1188,6 +1203,7 @@ static int write_report(culture *c, const pacing *pc, const char *dir) {
   json_object_set_new(o, "spikes", json_integer((json_int_t)c->obs.n));
   json_object_set_new(o, "missed", json_integer((json_int_t)c->n_missed));
   json_object_set_new(o, "noise_spikes", json_integer((json_int_t)c->n_noise));
+  json_object_set_new(o, "dead_time_dropped", json_integer((json_int_t)c->n_dead));
   json_object_set_new(o, "per_electrode", per);
   json_object_set_new(o, "neurons_per_electrode", seen);
   json_object_set_new(j, "observed", o);

@@ -376,7 +376,8 @@ def main():
                                 "gamma_symmetric_steady": ref.get("gamma_symmetric_steady"),
                                 "rate_corr_steady": ref.get("rate_corr_steady"),
                                 "deadline_misses": ref.get("deadline_misses"),
-                                "windows": ref.get("windows")}
+                                "windows": ref.get("windows"), "lag_ms": ref.get("lag_ms"),
+                                "late_events": ref.get("late_events")}
         # the reference run's own culture: its hidden change, scored alike
         ref_truth = os.path.join(a.open_loop, "culture", "culture.h5")
         if a.truth and os.path.exists(ref_truth):
@@ -454,16 +455,17 @@ def summary(rep, res):
     change_lines(ol.get("changes", []), ", loop off")
     br = t.get("burst_rate_hz", {})
     cb = res.get("culture_bursts_runs") or {}
-    cl, ol = cb.get("closed_loop"), cb.get("open_loop")
+    cl, olb = cb.get("closed_loop"), cb.get("open_loop")
     print("  loop       network bursts %.3f Hz with the loop, %.3f Hz without (recorded spikes, ntwin's detector)"
           % (br.get("closed_loop") or 0, br.get("open_loop") or 0))
-    if cl and ol:
+    if cl and olb:
         print("             culture's own count: %d in %.0f s with, %d in %.0f s without; %d stimulations sent"
-              % (cl["bursts"], cl["seconds"], ol["bursts"], ol["seconds"], t["stims_sent"]))
+              % (cl["bursts"], cl["seconds"], olb["bursts"], olb["seconds"], t["stims_sent"]))
     print("  timing     lag %s; %d deadline misses in %d windows; %d late events"
           % (f(t["lag_ms"]), t["deadline_misses"], t["windows"], t["late_events"]))
     if ol.get("windows"):
-        print("             loop off: %d deadline misses in %d windows" % (ol["deadline_misses"], ol["windows"]))
+        print("             loop off: lag %s; %d deadline misses in %d windows; %d late events"
+              % (f(ol["lag_ms"]), ol["deadline_misses"], ol["windows"], ol["late_events"]))
     print("             loop latency (event received -> decision) %s" % f(t["latency_ms"]))
     print("  pictures   twin_raster.png twin_fidelity.png twin_timing.png twin_weights.png culture/culture.png")
 

@@ -448,6 +448,8 @@ typedef struct {
   vec obs;      /* ntw_bio_event: what the MEA published */
   vec win;      /* ntw_bio_event: this window's */
   vec stims;    /* stim_rec */
+  vec fgid, fstep; /* uint64 gid, int64 stamp: one STIM message's evoked
+                      spikes, forced on the engine in one call */
   vec G, G_t, G_phase; /* float[60*60], double, int8 */
   uint32_t G_cnt[NTW_MEA_N * NTW_MEA_N];
   uint64_t n_missed, n_noise, n_dead;
@@ -688,6 +690,11 @@ static int apply_change(culture *c, size_t i, double t_s) {
 
 /* ---- stimulation ---- */
 
+/* Records one STIM and queues the spikes it evokes in c->fgid/fstep; the
+ * caller forces them all at once (ntw_engine_force_spikes re-sorts its whole
+ * queue per call, and a pulse train is one message of pulses x electrodes
+ * STIMs: one call per STIM made the culture fall 100-200 ms behind the wall
+ * clock after every train). */
 static int apply_stim(culture *c, const ntw_bio_stim *s, int64_t step) {
   const ntw_culture_cfg *cc = c->cc;
   const uint64_t now_us = (uint64_t)llround(step * c->dt * 1000.0);
@@ -699,13 +706,6 @@ static int apply_stim(culture *c, const ntw_bio_stim *s, int64_t step) {
   if (s->channel < NTW_MEA_N) { /* the link already dropped unknown ones */
     double A = fabs((double)s->amplitude);
     double p = cc->p_max / (1.0 + exp(-(A - cc->amp50_mv) / cc->slope_mv));
-    const uint64_t n = c->stim_ptr[s->channel + 1] - c->stim_ptr[s->channel];
-    uint64_t *gids = malloc((n + 1) * sizeof *gids);
-    int64_t *stamps = malloc((n + 1) * sizeof *stamps);
-    if (!gids || !stamps) {
-      free(gids), free(stamps);
-      return NTW_ERR(NTW_ERR_NOMEM, "out of memory for a stimulation");
-    }
     size_t m = 0;
     for (uint64_t q = c->stim_ptr[s->channel]; q < c->stim_ptr[s->channel + 1]; q++) {
       uint64_t g = c->stim_gid[q];
@@ -714,11 +714,10 @@ static int apply_stim(culture *c, const ntw_bio_stim *s, int64_t step) {
       double lat = cc->lat_min_ms + (cc->lat_max_ms - cc->lat_min_ms) * ntw_u01(rb.v[2], rb.v[3]);
       int64_t st = (int64_t)llround((r.applied_t_us * 1e-3 + lat) / c->dt);
       if (st < step + 1) st = step + 1;
-      gids[m] = g, stamps[m] = st, m++;
+      NTW_TRY(vec_push(&c->fgid, &g));
+      NTW_TRY(vec_push(&c->fstep, &st));
+      m++;
     }
-    int err = ntw_engine_force_spikes(c->eng, gids, stamps, m);
-    free(gids), free(stamps);
-    NTW_TRY(err);
     r.n_activated = (uint32_t)m;
     c->stim_applied++;
     c->stim_activated += m;
@@ -742,8 +741,10 @@ static int drain_link(culture *c, ntw_bio_msg *msg, int64_t step) {
     if (msg->type == NTW_BIO_HEARTBEAT) {
       c->peer_heartbeat = true;
     } else if (msg->type == NTW_BIO_STIM) {
+      c->fgid.n = c->fstep.n = 0;
       for (uint32_t k = 0; k < msg->stim.n; k++)
         NTW_TRY(apply_stim(c, &msg->stim.stims[k], step));
+      NTW_TRY(ntw_engine_force_spikes(c->eng, c->fgid.p, c->fstep.p, c->fgid.n));
     } else if (msg->type == NTW_BIO_BYE && !c->args->quiet) {
       fprintf(stderr, "culture: the twin said BYE (reason %u); the culture goes on\n",
               msg->bye.reason);
@@ -1336,8 +1337,12 @@ static int run_culture(culture *c, pacing *pc) {
       int got = ntw_biolink_poll(c->link, 50, &msg);
       if (got > 0 && msg.type == NTW_BIO_HEARTBEAT) c->peer_heartbeat = true;
       /* A STIM before the clock starts applies at t = 0 at the earliest. */
-      for (uint32_t k = 0; got > 0 && msg.type == NTW_BIO_STIM && k < msg.stim.n; k++)
-        NTW_GOTO(err, apply_stim(c, &msg.stim.stims[k], 0), out);
+      if (got > 0 && msg.type == NTW_BIO_STIM) {
+        c->fgid.n = c->fstep.n = 0;
+        for (uint32_t k = 0; k < msg.stim.n; k++)
+          NTW_GOTO(err, apply_stim(c, &msg.stim.stims[k], 0), out);
+        NTW_GOTO(err, ntw_engine_force_spikes(c->eng, c->fgid.p, c->fstep.p, c->fgid.n), out);
+      }
       if (mono_s() - last_hello >= 1.0) {
         NTW_GOTO(err, send_hello(c), out);
         last_hello = mono_s();
@@ -1447,6 +1452,8 @@ int ntw_cli_culture(int argc, char **argv) {
   c.spikes.size = sizeof(spike_rec);
   c.obs.size = c.win.size = sizeof(ntw_bio_event);
   c.stims.size = sizeof(stim_rec);
+  c.fgid.size = sizeof(uint64_t);
+  c.fstep.size = sizeof(int64_t);
   c.G.size = NTW_MEA_N * NTW_MEA_N * sizeof(float);
   c.G_t.size = sizeof(double);
   c.G_phase.size = sizeof(int8_t);
@@ -1531,6 +1538,7 @@ done:
   free(c.x), free(c.y), free(c.cell), free(c.exc), free(c.seen_ptr), free(c.seen_ch);
   free(c.pick_ptr), free(c.pick_gid), free(c.stim_ptr), free(c.stim_gid);
   free(c.spikes.p), free(c.obs.p), free(c.win.p), free(c.stims.p);
+  free(c.fgid.p), free(c.fstep.p);
   free(c.G.p), free(c.G_t.p), free(c.G_phase.p);
   free(c.change_hits), free(c.change_at_s), free(pc.lag_ms), free(pc.comp_ms);
   ntw_culture_cfg_destroy(&c.cc);

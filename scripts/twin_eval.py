@@ -32,7 +32,9 @@ With --open-loop DIR (the same culture run with the loop off, as
 scripts/demo.sh does) the burst rates with and without the loop come from
 the two runs: report.json's burst_rate_hz.open_loop is then the reference
 run's, and the culture's own burst counts (its ground truth) are compared
-too. --summary prints the demo's closing summary.
+too; the reference run's Gamma, rate correlation and deadline misses are
+reported beside the closed loop's, and its own hidden change (DIR/culture/
+culture.h5) is scored like the closed loop's (retrack_s, weight-change r). --summary prints the demo's closing summary.
 
 usage: /usr/bin/python3 scripts/twin_eval.py RUN_DIR [--truth CULTURE.h5]
            [--open-loop DIR] [--summary] [--fit-s S] [--bin-ms 10]
@@ -370,7 +372,19 @@ def main():
         br = t.setdefault("burst_rate_hz", {})
         br["open_loop"] = ref["burst_rate_hz"].get("open_loop")
         res["open_loop_run"] = {"dir": a.open_loop, "burst_rate_hz": br["open_loop"],
-                                "gamma_steady": ref.get("gamma_steady")}
+                                "gamma_steady": ref.get("gamma_steady"),
+                                "gamma_symmetric_steady": ref.get("gamma_symmetric_steady"),
+                                "rate_corr_steady": ref.get("rate_corr_steady"),
+                                "deadline_misses": ref.get("deadline_misses"),
+                                "windows": ref.get("windows"), "lag_ms": ref.get("lag_ms"),
+                                "late_events": ref.get("late_events")}
+        # the reference run's own culture: its hidden change, scored alike
+        ref_truth = os.path.join(a.open_loop, "culture", "culture.h5")
+        if a.truth and os.path.exists(ref_truth):
+            ro = {}
+            with h5py.File(os.path.join(a.open_loop, "twin.h5"), "r") as fo:
+                truth_eval(fo, ref_truth, ro)
+            res["open_loop_run"]["changes"] = ro.get("changes", [])
         def own(d):  # the culture's own bursts within the twin's run
             try:
                 g = h5py.File(os.path.join(d, "culture", "culture.h5"), "r")
@@ -424,24 +438,34 @@ def summary(rep, res):
     print("")
     print("Neuromorphic Twin demo: %.1f s of biology, %s, twin of %d neurons on %d ranks, window %g ms"
           % (r["t_sim_ms"] / 1e3, t["regime"], r["neurons"], r["ranks"], r["window_ms"]))
+    ol = res.get("open_loop_run") or {}
     print("  fidelity   Gamma (causal, 5 ms) %.3f in steady state, population-rate corr %.3f"
           % (t["gamma_steady"] or 0, t["rate_corr_steady"] or 0))
-    for c in res.get("changes", []):
-        print("  change     %s at %.1f s (hidden): Gamma %.3f before, %.3f at worst after, back to 90 %% in %s s;"
-              % (c["kind"], c["t_s"], c["gamma_before"], c["gamma_min_after"] if c["gamma_min_after"] is not None else float("nan"),
-                 c["retrack_s"]))
-        print("             twin vs true weight change by electrode group: r = %s"
-              % ("%.2f" % c["weight_change_corr"] if c["weight_change_corr"] is not None else "n/a"))
+    if ol:
+        print("             loop off (reference run): Gamma %.3f, population-rate corr %.3f"
+              % (ol.get("gamma_steady") or 0, ol.get("rate_corr_steady") or 0))
+    def change_lines(cs, who):
+        for c in cs:
+            print("  change     %s at %.1f s (hidden)%s: Gamma %.3f before, %.3f at worst after, back to 90 %% in %s s;"
+                  % (c["kind"], c["t_s"], who, c["gamma_before"],
+                     c["gamma_min_after"] if c["gamma_min_after"] is not None else float("nan"), c["retrack_s"]))
+            print("             twin vs true weight change by electrode group: r = %s"
+                  % ("%.2f" % c["weight_change_corr"] if c["weight_change_corr"] is not None else "n/a"))
+    change_lines(res.get("changes", []), "")
+    change_lines(ol.get("changes", []), ", loop off")
     br = t.get("burst_rate_hz", {})
     cb = res.get("culture_bursts_runs") or {}
-    cl, ol = cb.get("closed_loop"), cb.get("open_loop")
+    cl, olb = cb.get("closed_loop"), cb.get("open_loop")
     print("  loop       network bursts %.3f Hz with the loop, %.3f Hz without (recorded spikes, ntwin's detector)"
           % (br.get("closed_loop") or 0, br.get("open_loop") or 0))
-    if cl and ol:
+    if cl and olb:
         print("             culture's own count: %d in %.0f s with, %d in %.0f s without; %d stimulations sent"
-              % (cl["bursts"], cl["seconds"], ol["bursts"], ol["seconds"], t["stims_sent"]))
+              % (cl["bursts"], cl["seconds"], olb["bursts"], olb["seconds"], t["stims_sent"]))
     print("  timing     lag %s; %d deadline misses in %d windows; %d late events"
           % (f(t["lag_ms"]), t["deadline_misses"], t["windows"], t["late_events"]))
+    if ol.get("windows"):
+        print("             loop off: lag %s; %d deadline misses in %d windows; %d late events"
+              % (f(ol["lag_ms"]), ol["deadline_misses"], ol["windows"], ol["late_events"]))
     print("             loop latency (event received -> decision) %s" % f(t["latency_ms"]))
     print("  pictures   twin_raster.png twin_fidelity.png twin_timing.png twin_weights.png culture/culture.png")
 

@@ -22,7 +22,11 @@
  *                                      1000 neurons)
  *            "miss_prob": 0.0,         each seen spike is missed with this
  *                                      probability
- *            "noise_hz": 0.0 },        Poisson noise spikes per electrode
+ *            "noise_hz": 0.0,          Poisson noise spikes per electrode
+ *            "dead_time_ms": 0.0 },    after a detection an electrode
+ *                                      detects nothing for this long (a
+ *                                      threshold detector's dead time;
+ *                                      0: one detection per µs)
  *   "stimulation": { "radius_um": 100, a STIM on an electrode reaches the
  *                                      neurons within this distance
  *                    "amp50_mv": 400, "slope_mv": 100, "p_max": 0.9,
@@ -310,7 +314,7 @@ static int culture_parse(const char *path, ntw_culture_cfg *c) {
   json_t *empty = json_object();
   if (!mea) mea = empty;
   static const char *const mkeys[] = {"pitch_um", "margin_um", "pickup_radius_um",
-                                      "miss_prob", "noise_hz", NULL};
+                                      "miss_prob", "noise_hz", "dead_time_ms", NULL};
   if (!err) err = check_keys(path, "mea", mea, mkeys);
   if (!err) err = get_num(path, "mea", mea, "pitch_um", 200, 0, true, 1e5, &c->pitch_um);
   if (!err) err = get_num(path, "mea", mea, "margin_um", 100, 0, false, 1e5, &c->margin_um);
@@ -318,6 +322,7 @@ static int culture_parse(const char *path, ntw_culture_cfg *c) {
                           &c->pickup_radius_um);
   if (!err) err = get_num(path, "mea", mea, "miss_prob", 0, 0, false, 1, &c->miss_prob);
   if (!err) err = get_num(path, "mea", mea, "noise_hz", 0, 0, false, 1e4, &c->noise_hz);
+  if (!err) err = get_num(path, "mea", mea, "dead_time_ms", 0, 0, false, 1e3, &c->dead_time_ms);
   json_t *st = json_object_get(root, "stimulation");
   if (!st) st = empty;
   static const char *const skeys[] = {"radius_um", "amp50_mv", "slope_mv", "p_max",
@@ -443,10 +448,13 @@ typedef struct {
   vec obs;      /* ntw_bio_event: what the MEA published */
   vec win;      /* ntw_bio_event: this window's */
   vec stims;    /* stim_rec */
+  vec fgid, fstep; /* uint64 gid, int64 stamp: one STIM message's evoked
+                      spikes, forced on the engine in one call */
   vec G, G_t, G_phase; /* float[60*60], double, int8 */
   uint32_t G_cnt[NTW_MEA_N * NTW_MEA_N];
-  uint64_t n_missed, n_noise;
+  uint64_t n_missed, n_noise, n_dead;
   uint64_t obs_per_ch[NTW_MEA_N];
+  uint64_t last_det_us[NTW_MEA_N]; /* last detection + 1 (0: none yet) */
   uint64_t *change_hits;
   double *change_at_s;
   /* link */
@@ -682,6 +690,11 @@ static int apply_change(culture *c, size_t i, double t_s) {
 
 /* ---- stimulation ---- */
 
+/* Records one STIM and queues the spikes it evokes in c->fgid/fstep; the
+ * caller forces them all at once (ntw_engine_force_spikes re-sorts its whole
+ * queue per call, and a pulse train is one message of pulses x electrodes
+ * STIMs: one call per STIM made the culture fall 100-200 ms behind the wall
+ * clock after every train). */
 static int apply_stim(culture *c, const ntw_bio_stim *s, int64_t step) {
   const ntw_culture_cfg *cc = c->cc;
   const uint64_t now_us = (uint64_t)llround(step * c->dt * 1000.0);
@@ -693,13 +706,6 @@ static int apply_stim(culture *c, const ntw_bio_stim *s, int64_t step) {
   if (s->channel < NTW_MEA_N) { /* the link already dropped unknown ones */
     double A = fabs((double)s->amplitude);
     double p = cc->p_max / (1.0 + exp(-(A - cc->amp50_mv) / cc->slope_mv));
-    const uint64_t n = c->stim_ptr[s->channel + 1] - c->stim_ptr[s->channel];
-    uint64_t *gids = malloc((n + 1) * sizeof *gids);
-    int64_t *stamps = malloc((n + 1) * sizeof *stamps);
-    if (!gids || !stamps) {
-      free(gids), free(stamps);
-      return NTW_ERR(NTW_ERR_NOMEM, "out of memory for a stimulation");
-    }
     size_t m = 0;
     for (uint64_t q = c->stim_ptr[s->channel]; q < c->stim_ptr[s->channel + 1]; q++) {
       uint64_t g = c->stim_gid[q];
@@ -708,11 +714,10 @@ static int apply_stim(culture *c, const ntw_bio_stim *s, int64_t step) {
       double lat = cc->lat_min_ms + (cc->lat_max_ms - cc->lat_min_ms) * ntw_u01(rb.v[2], rb.v[3]);
       int64_t st = (int64_t)llround((r.applied_t_us * 1e-3 + lat) / c->dt);
       if (st < step + 1) st = step + 1;
-      gids[m] = g, stamps[m] = st, m++;
+      NTW_TRY(vec_push(&c->fgid, &g));
+      NTW_TRY(vec_push(&c->fstep, &st));
+      m++;
     }
-    int err = ntw_engine_force_spikes(c->eng, gids, stamps, m);
-    free(gids), free(stamps);
-    NTW_TRY(err);
     r.n_activated = (uint32_t)m;
     c->stim_applied++;
     c->stim_activated += m;
@@ -736,8 +741,10 @@ static int drain_link(culture *c, ntw_bio_msg *msg, int64_t step) {
     if (msg->type == NTW_BIO_HEARTBEAT) {
       c->peer_heartbeat = true;
     } else if (msg->type == NTW_BIO_STIM) {
+      c->fgid.n = c->fstep.n = 0;
       for (uint32_t k = 0; k < msg->stim.n; k++)
         NTW_TRY(apply_stim(c, &msg->stim.stims[k], step));
+      NTW_TRY(ntw_engine_force_spikes(c->eng, c->fgid.p, c->fstep.p, c->fgid.n));
     } else if (msg->type == NTW_BIO_BYE && !c->args->quiet) {
       fprintf(stderr, "culture: the twin said BYE (reason %u); the culture goes on\n",
               msg->bye.reason);
@@ -799,13 +806,22 @@ static int observe_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
     }
   }
   /* Sorted by (time, channel); an electrode reports one spike per µs (two
-   * neurons or noise in the same instant are one detection). */
+   * neurons or noise in the same instant are one detection), and none
+   * within dead_time_ms after its last detection (counted as dead). */
   ntw_bio_event *ev = c->win.p;
   qsort(ev, c->win.n, sizeof *ev, cmp_event);
+  const uint64_t dead_us = (uint64_t)llround(cc->dead_time_ms * 1000.0);
   size_t m = 0;
-  for (size_t k = 0; k < c->win.n; k++)
-    if (m == 0 || ev[k].t_us != ev[m - 1].t_us || ev[k].channel != ev[m - 1].channel)
-      ev[m++] = ev[k];
+  for (size_t k = 0; k < c->win.n; k++) {
+    if (k > 0 && ev[k].t_us == ev[k - 1].t_us && ev[k].channel == ev[k - 1].channel) continue;
+    uint64_t *last = &c->last_det_us[ev[k].channel];
+    if (dead_us > 0 && *last > 0 && ev[k].t_us < *last - 1 + dead_us) {
+      c->n_dead++;
+      continue;
+    }
+    *last = ev[k].t_us + 1;
+    ev[m++] = ev[k];
+  }
   c->win.n = m;
   for (size_t k = 0; k < m; k++) {
     NTW_TRY(vec_push(&c->obs, &ev[k]));
@@ -1188,6 +1204,7 @@ static int write_report(culture *c, const pacing *pc, const char *dir) {
   json_object_set_new(o, "spikes", json_integer((json_int_t)c->obs.n));
   json_object_set_new(o, "missed", json_integer((json_int_t)c->n_missed));
   json_object_set_new(o, "noise_spikes", json_integer((json_int_t)c->n_noise));
+  json_object_set_new(o, "dead_time_dropped", json_integer((json_int_t)c->n_dead));
   json_object_set_new(o, "per_electrode", per);
   json_object_set_new(o, "neurons_per_electrode", seen);
   json_object_set_new(j, "observed", o);
@@ -1320,8 +1337,12 @@ static int run_culture(culture *c, pacing *pc) {
       int got = ntw_biolink_poll(c->link, 50, &msg);
       if (got > 0 && msg.type == NTW_BIO_HEARTBEAT) c->peer_heartbeat = true;
       /* A STIM before the clock starts applies at t = 0 at the earliest. */
-      for (uint32_t k = 0; got > 0 && msg.type == NTW_BIO_STIM && k < msg.stim.n; k++)
-        NTW_GOTO(err, apply_stim(c, &msg.stim.stims[k], 0), out);
+      if (got > 0 && msg.type == NTW_BIO_STIM) {
+        c->fgid.n = c->fstep.n = 0;
+        for (uint32_t k = 0; k < msg.stim.n; k++)
+          NTW_GOTO(err, apply_stim(c, &msg.stim.stims[k], 0), out);
+        NTW_GOTO(err, ntw_engine_force_spikes(c->eng, c->fgid.p, c->fstep.p, c->fgid.n), out);
+      }
       if (mono_s() - last_hello >= 1.0) {
         NTW_GOTO(err, send_hello(c), out);
         last_hello = mono_s();
@@ -1435,6 +1456,8 @@ int ntw_cli_culture(int argc, char **argv) {
   c.spikes.size = sizeof(spike_rec);
   c.obs.size = c.win.size = sizeof(ntw_bio_event);
   c.stims.size = sizeof(stim_rec);
+  c.fgid.size = sizeof(uint64_t);
+  c.fstep.size = sizeof(int64_t);
   c.G.size = NTW_MEA_N * NTW_MEA_N * sizeof(float);
   c.G_t.size = sizeof(double);
   c.G_phase.size = sizeof(int8_t);
@@ -1519,6 +1542,7 @@ done:
   free(c.x), free(c.y), free(c.cell), free(c.exc), free(c.seen_ptr), free(c.seen_ch);
   free(c.pick_ptr), free(c.pick_gid), free(c.stim_ptr), free(c.stim_gid);
   free(c.spikes.p), free(c.obs.p), free(c.win.p), free(c.stims.p);
+  free(c.fgid.p), free(c.fstep.p);
   free(c.G.p), free(c.G_t.p), free(c.G_phase.p);
   free(c.change_hits), free(c.change_at_s), free(pc.lag_ms), free(pc.comp_ms);
   ntw_culture_cfg_destroy(&c.cc);

@@ -32,7 +32,7 @@ typedef struct {
 typedef struct {
   ntw_config *net; /* "network": a normal ntwin config */
   /* "mea" */
-  double pitch_um, margin_um, pickup_radius_um, miss_prob, noise_hz;
+  double pitch_um, margin_um, pickup_radius_um, miss_prob, noise_hz, dead_time_ms;
   /* "stimulation" */
   double stim_radius_um, amp50_mv, slope_mv, p_max, lat_min_ms, lat_max_ms;
   size_t nchanges;

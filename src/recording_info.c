@@ -62,6 +62,16 @@ static int info(const char *path, ntw_rec_format fmt, int as_json) {
     json_object_set_new(bp, "min_channel_frac", json_real(p.min_channel_frac));
     json_object_set_new(bp, "min_channels", json_integer(p.min_channels));
     json_object_set_new(j, "burst_params", bp);
+    /* each burst: first and last spike, spikes, distinct channels */
+    json_t *bs = json_array(), *be = json_array(), *bn = json_array(), *bc = json_array();
+    for (size_t i = 0; i < b.n; i++) {
+      json_array_append_new(bs, json_real(b.start_us[i] * 1e-6));
+      json_array_append_new(be, json_real(b.end_us[i] * 1e-6));
+      json_array_append_new(bn, json_integer((json_int_t)b.n_spikes[i]));
+      json_array_append_new(bc, json_integer((json_int_t)b.n_channels[i]));
+    }
+    json_object_set_new(j, "burst_list", json_pack("{s:o,s:o,s:o,s:o}", "start_s", bs, "end_s", be,
+                                                   "n_spikes", bn, "n_channels", bc));
     json_t *chs = json_array();
     for (size_t c = 0; c < r->n_channels; c++) {
       const ntw_rec_channel *ch = &r->channels[c];

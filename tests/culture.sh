@@ -17,6 +17,8 @@
 #  2. A "drug" (factor 0.5) at 2 s of a 4 s run: G after = 0.5 x G before,
 #     entry by entry (float rounding), and the run is reproducible (same
 #     /mea/spikes twice).
+#     The same run with mea.dead_time_ms 1: a subset of its spikes, none two
+#     on one electrode closer than 1 ms, the rest counted as dropped.
 #  3. Bad culture configs: exit 1, exactly one "ntwin: error:" line naming
 #     the file and the field; no culture.h5 left.
 set -u
@@ -131,6 +133,30 @@ for k in ("mea/spikes/t_us", "mea/spikes/channel", "truth/G", "spikes/culture/no
     assert np.array_equal(f[k][:], f2[k][:], equal_nan=True) if f[k].dtype.kind == "f" else np.array_equal(f[k][:], f2[k][:]), f"{k} not reproducible"
 print("ok: drug scales G by 0.5 exactly; reproducible")
 PY
+# the electrode dead time: the same run with mea.dead_time_ms 1 publishes a
+# subset of drug_a's spikes (observation does not act back on the network),
+# no two on one electrode less than 1 ms apart, and counts the rest as dropped
+"$py" - <<'PY' || die "cannot write dead.json"
+import json
+c = json.load(open("drug.json"))
+c["mea"]["dead_time_ms"] = 1.0
+json.dump(c, open("dead.json", "w"))
+PY
+"$ntwin" culture dead.json --out dead --no-pace --no-link --quiet || die "dead-time run failed"
+"$py" - <<'PY' || die "dead-time checks"
+import h5py, json, numpy as np
+a, d = h5py.File("drug_a/culture.h5", "r"), h5py.File("dead/culture.h5", "r")
+ka = set(zip(a["mea/spikes/channel"][:].tolist(), a["mea/spikes/t_us"][:].tolist()))
+ch, t = d["mea/spikes/channel"][:], d["mea/spikes/t_us"][:].astype(np.int64)
+kd = set(zip(ch.tolist(), t.tolist()))
+assert kd <= ka, "dead time published a spike the plain run did not"
+for e in range(60):
+    te = t[ch == e]
+    assert (np.diff(te) >= 1000).all(), f"electrode {e}: two detections < 1 ms apart"
+drop = json.load(open("dead/culture_report.json"))["observed"]["dead_time_dropped"]
+assert drop > 0 and len(kd) + drop == len(ka), (len(ka), len(kd), drop)
+print(f"ok: dead time 1 ms: {drop} of {len(ka)} detections dropped, none closer than 1 ms")
+PY
 
 # 3. bad configs
 "$py" - "$config" <<'PY' || die "cannot write bad configs"
@@ -150,6 +176,7 @@ w("bad_kind_field.json", lambda c: c["changes"].append({"t": 1, "kind": "drug", 
 w("bad_t.json", lambda c: c["changes"][0].update(t=99))
 w("bad_lat.json", lambda c: c["stimulation"].update(latency_ms=[3, 1]))
 w("bad_pmax.json", lambda c: c["stimulation"].update(p_max=2))
+w("bad_dead.json", lambda c: c["mea"].update(dead_time_ms=-1))
 w("bad_frac.json", lambda c: c["changes"].append({"t": 1, "kind": "lesion", "region": "NW", "fraction": 1.5}))
 open("bad_syntax.json", "w").write('{"network": {,}')
 PY
@@ -178,6 +205,7 @@ check bad_t.json "changes[0].t"
 check bad_lat.json "stimulation.latency_ms"
 check bad_pmax.json "stimulation.p_max"
 check bad_frac.json "changes[1].fraction"
+check bad_dead.json "mea.dead_time_ms"
 check bad_syntax.json "line 1"
 rm -rf outbad
 "$ntwin" culture "$config" --out outbad --bogus >/dev/null 2>err.txt; st=$?

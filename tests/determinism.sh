@@ -18,13 +18,7 @@ ntwin=$1 mpirun=$2 h5diff=$3 configs=$4 work=$5
 
 rm -rf "$work" && mkdir -p "$work" || die "cannot create work dir $work"
 cfg=$work/brunel-300ms.json
-"$py" - "$configs/brunel-small.json" "$cfg" <<'EOF' || die "cannot write $cfg"
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["simulation"]["t_stop"] = 300.0
-assert sum(p["size"] for p in c["populations"]) == 2500
-json.dump(c, open(sys.argv[2], "w"), indent=1)
-EOF
+brunel_small "$configs" "$cfg" 300
 
 # h5same A B LOG: h5diff -r finds no difference. h5diff 1.10 exits 0 for
 # datasets of different shapes ("Not comparable"), e.g. two spike reports

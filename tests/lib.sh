@@ -11,3 +11,14 @@ die() { echo "FAIL: $*" >&2; exit 1; }
 jget() {
   "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
 }
+# brunel_small CONFIGS_DIR DST T_STOP_MS: configs/brunel-small.json (2500
+# neurons) shortened to T_STOP_MS, written to DST (dies if it cannot).
+brunel_small() {
+  "$py" - "$1/brunel-small.json" "$2" "$3" <<'PYEOF' || die "cannot write $2"
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["simulation"]["t_stop"] = float(sys.argv[3])
+assert sum(p["size"] for p in c["populations"]) == 2500
+json.dump(c, open(sys.argv[2], "w"), indent=1)
+PYEOF
+}

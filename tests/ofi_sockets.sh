@@ -32,12 +32,7 @@ ntwin=$1 mpirun=$2 configs=$3 work=$4
 
 rm -rf "$work" && mkdir -p "$work" || die "cannot create work dir $work"
 cfg=$work/brunel-300ms.json
-"$py" - "$configs/brunel-small.json" "$cfg" <<'PYEOF' || die "cannot write $cfg"
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["simulation"]["t_stop"] = 300.0
-json.dump(c, open(sys.argv[2], "w"), indent=1)
-PYEOF
+brunel_small "$configs" "$cfg" 300
 
 # run LIMIT NP OUTDIR ARGS...: sets $rc and $secs, leaves OUTDIR.log
 run() {

@@ -792,38 +792,32 @@ static int64_t pct_sorted(const float *v, size_t n, double q, float *out) {
   return 0;
 }
 
-static void send_stim(ntw_twin *tw, int64_t hi, bool sham) {
+static int send_stim(ntw_twin *tw, int64_t hi, bool sham) {
   const ntw_twin_cfg *tc = tw->tc;
   const uint64_t now = local_now(tw);
   const uint64_t bnow = (uint64_t)llround(bio_of_local(tw, (double)now));
+  /* pulse p on every electrode at biology time bnow + p * interval */
+#define PULSE_T(p) (bnow + (uint64_t)llround((p) * tc->stim_pulse_interval_ms * 1e3))
   ntw_bio_stim *st = malloc((size_t)tc->stim_pulses * tc->nstim_ch * sizeof *st + 1);
-  if (!st) return;
+  NTW_ALLOC_CHECK(st);
   uint32_t n = 0;
   for (uint32_t p = 0; p < tc->stim_pulses; p++)
     for (size_t i = 0; i < tc->nstim_ch; i++)
-      st[n++] = (ntw_bio_stim){tw->ch_id[tw->stim_idx[i]],
-                               bnow + (uint64_t)llround(p * tc->stim_pulse_interval_ms * 1e3),
+      st[n++] = (ntw_bio_stim){tw->ch_id[tw->stim_idx[i]], PULSE_T(p),
                                (float)tc->stim_amplitude, tc->stim_duration_us};
   int r = sham ? 2 : ntw_biolink_send_stim(tw->link, st, n);
+  free(st);
   if (r == 0 && tc->stim_input >= 0)
     /* tell the twin's own network: the pulse at biology time b is the spike
      * of stim_input neuron k at step floor((b - B0) / dt) + 1 */
-    for (uint32_t q = 0; q < n; q++) {
-      const uint64_t b = st[q].t_us;
-      const int64_t stamp = (int64_t)b < tw->B0 ? 0
-          : (int64_t)floor((double)((int64_t)b - tw->B0) / (tw->dt * 1e3)) + 1;
-      const int32_t k = tw->idx_of_id[st[q].channel];
-      if (k < 0) continue;
-      tev x = {(uint32_t)k, stamp};
-      if (tw->stim_force.n == tw->stim_force.cap) {
-        size_t c = tw->stim_force.cap ? 2 * tw->stim_force.cap : 256;
-        tev *nv = realloc(tw->stim_force.v, c * sizeof *nv);
-        if (!nv) break;
-        tw->stim_force.v = nv, tw->stim_force.cap = c;
+    for (uint32_t p = 0; p < tc->stim_pulses; p++)
+      for (size_t i = 0; i < tc->nstim_ch; i++) {
+        const int64_t b = (int64_t)PULSE_T(p);
+        const int64_t stamp = b < tw->B0 ? 0
+            : (int64_t)floor((double)(b - tw->B0) / (tw->dt * 1e3)) + 1;
+        VPUSH(tw->stim_force, ((tev){tw->stim_idx[i], stamp}));
       }
-      tw->stim_force.v[tw->stim_force.n++] = x;
-    }
-  free(st);
+#undef PULSE_T
   const uint64_t sent_at = local_now(tw);
   const float lat = tw->win_last_recv && sent_at >= tw->win_last_recv
                         ? (float)((sent_at - tw->win_last_recv) * 1e-3)
@@ -834,14 +828,9 @@ static void send_stim(ntw_twin *tw, int64_t hi, bool sham) {
   for (size_t i = 0; i < tc->nstim_ch; i++) {
     stim_rec s = {hi * tw->dt, bnow, tw->stim_idx[i], sham ? NAN : lat,
                   (uint8_t)(sham ? 2 : r == 0 ? 1 : 0)};
-    if (tw->stims.n == tw->stims.cap) {
-      size_t c = tw->stims.cap ? 2 * tw->stims.cap : 256;
-      stim_rec *nv = realloc(tw->stims.v, c * sizeof *nv);
-      if (!nv) return;
-      tw->stims.v = nv, tw->stims.cap = c;
-    }
-    tw->stims.v[tw->stims.n++] = s;
+    VPUSH(tw->stims, s);
   }
+  return 0;
 }
 
 /* Is the stimulation loop on at simulated time t? With alternate_s, the
@@ -852,16 +841,16 @@ static bool loop_on(const ntw_twin *tw, double t_ms) {
   return ((int64_t)floor(t_ms * 1e-3 / alt)) % 2 == 1;
 }
 
-static void stimulate(ntw_twin *tw, int64_t hi, int64_t npred) {
+static int stimulate(ntw_twin *tw, int64_t hi, int64_t npred) {
   const ntw_twin_cfg *tc = tw->tc;
-  if (tc->stim == NTW_STIMPOL_OFF || !tw->link) return;
+  if (tc->stim == NTW_STIMPOL_OFF || !tw->link) return 0;
   const double t = hi * tw->dt;
   if (tc->stim == NTW_STIMPOL_PERIODIC) {
     if (t >= tw->next_periodic_ms) {
       tw->next_periodic_ms = t + tc->stim_period_ms;
-      send_stim(tw, hi, !loop_on(tw, t));
+      return send_stim(tw, hi, !loop_on(tw, t));
     }
-    return;
+    return 0;
   }
   /* burst: the twin's predicted activity over the last horizon_ms against
    * its running mean */
@@ -876,8 +865,9 @@ static void stimulate(ntw_twin *tw, int64_t hi, int64_t npred) {
   tw->act_mean += alpha * ((double)tw->act_sum - tw->act_mean);
   if (fire) {
     tw->last_stim_ms = t;
-    send_stim(tw, hi, !loop_on(tw, t));
+    return send_stim(tw, hi, !loop_on(tw, t));
   }
+  return 0;
 }
 
 static int after_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
@@ -963,7 +953,7 @@ static int after_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
     tw->fid_lo = hi;
     tw->fid_next = hi + (int64_t)llround(tc->interval_ms / tw->dt);
   }
-  stimulate(tw, hi, (int64_t)(tw->pred.n - pred0));
+  NTW_TRY(stimulate(tw, hi, (int64_t)(tw->pred.n - pred0)));
   /* timing */
   tw->windows++;
   if (tw->win_last_recv) {

@@ -17,7 +17,7 @@ ntwin=$1 mpirun=$2 h5diff=$3 work=$4
 py=/usr/bin/python3
 here=$(cd "$(dirname "$0")" && pwd)
 case $ntwin in /*) ;; *) ntwin=$PWD/$ntwin ;; esac
-die() { echo "FAIL: $*" >&2; exit 1; }
+. "$here/../lib.sh"
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || die "no work dir"
 "$py" "$here/make_fixture.py" . 60 || die "fixture"
 for c in wave shifted; do
@@ -103,9 +103,9 @@ for run in "2 round_robin" "3 block" "2 block" "3 round_robin on"; do
   "$py" -c "import json,sys; r=json.load(open('$out/report.json'))
 sys.exit(0 if r['coupling_rank'] == ('${3:-}' == 'on') and (r['neurons_per_rank'][0] == 0) == r['coupling_rank'] else 1)" ||
     die "$out: report.json coupling_rank / neurons_per_rank[0] not as asked (${3:-auto})"
-  "$h5diff" w1/spikes.h5 "$out/spikes.h5" >/dev/null || die "spikes.h5 differs on $1 ranks ($2)"
+  h5same w1/spikes.h5 "$out/spikes.h5" || die "spikes.h5 differs on $1 ranks ($2)"
   for ds in /predicted/t_ms /predicted/channel /weights/W /fidelity/gamma /bio/t_ms; do
-    "$h5diff" w1/twin.h5 "$out/twin.h5" "$ds" "$ds" >/dev/null ||
+    h5same w1/twin.h5 "$out/twin.h5" "$ds" ||
       die "twin.h5 $ds differs on $1 ranks ($2)"
   done
   echo "ok: $1 ranks ($2${3:+, coupling rank}): spikes.h5 and twin.h5 identical to 1 rank"

@@ -78,7 +78,7 @@ static const char *const tass_keys[] = {"projection", "eta", "a", "tau_ms",
 static const char *const tfid_keys[] = {"delta_ms", "interval_ms",
                                         "rate_bin_ms"};
 static const char *const ttim_keys[] = {"late_policy", "release", "allowance_ms",
-                                        "slack_ms", "peer_timeout_ms",
+                                        "slack_ms", "peer_timeout_ms", "rt_priority", "lock_memory",
                                         "heartbeat_ms", "start_timeout_ms"};
 static const char *const tstim_keys[] = {"policy", "electrodes", "amplitude",
                                          "duration_us", "period_ms",
@@ -1220,6 +1220,14 @@ f1:
   NTW_GOTO(err, num_in(c, jm, w, "peer_timeout_ms", 2000, 1, 1e8, &t->peer_timeout_ms), f2);
   NTW_GOTO(err, num_in(c, jm, w, "heartbeat_ms", 100, 1, 1e6, &t->heartbeat_ms), f2);
   NTW_GOTO(err, num_in(c, jm, w, "start_timeout_ms", 20000, 1, 1e8, &t->start_timeout_ms), f2);
+  NTW_GOTO(err, num_in(c, jm, w, "rt_priority", 0, 0, 98, &t->rt_priority), f2);
+  if (t->rt_priority != floor(t->rt_priority))
+    NTW_GOTO(err, CFG_FAIL(c, "twin.timing.rt_priority", "must be an integer in [0, 98] (got %g)",
+                           t->rt_priority), f2);
+  {
+    json_t *v = json_object_get(jm, "lock_memory");
+    if (v) NTW_GOTO(err, bool_value(c, v, "twin.timing.lock_memory", &t->lock_memory), f2);
+  }
 f2:
   json_decref(jm);
   NTW_TRY(err);

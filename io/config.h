@@ -217,6 +217,8 @@ typedef struct {
                               passed its end (else: always the allowance) */
   double allowance_ms, slack_ms, peer_timeout_ms, heartbeat_ms,
       start_timeout_ms;
+  double rt_priority;      /* SCHED_FIFO priority of every rank, 0 = off */
+  bool lock_memory;        /* mlockall on every rank */
   /* stimulation (closed-loop) */
   ntw_stim_policy stim;
   size_t nstim_ch;

@@ -4,7 +4,7 @@
  *
  *   ntwin culture CULTURE.json --out DIR [--t-stop S] [--seed N]
  *                 [--events EP] [--commands EP] [--no-pace] [--no-link]
- *                 [--wait-peer S] [--quiet]
+ *                 [--wait-peer S] [--rt-priority N] [--quiet]
  *
  * CULTURE.json (unknown keys are errors; keys starting with '_' are notes):
  * {
@@ -89,6 +89,7 @@
 #include "cli.h"
 #include "comm/comm.h"
 #include "core/ntw_error.h"
+#include "core/realtime.h"
 #include "core/rng.h"
 #include "engine.h"
 #include "io/biolink.h"
@@ -392,6 +393,7 @@ int ntw_culture_cfg_load(const char *path, ntw_culture_cfg **out) {
 typedef struct {
   const char *config, *out, *events, *commands;
   double t_stop_s, wait_peer_s;
+  int rt_priority; /* SCHED_FIFO, 0 = off */
   bool has_t_stop, has_seed, pace, link, quiet;
   uint64_t seed;
 } cul_args;
@@ -500,7 +502,7 @@ static int cul_parse_args(int argc, char **argv, cul_args *a) {
       continue;
     }
     static const char *const with_value[] = {"--out", "--t-stop", "--seed", "--events",
-                                             "--commands", "--wait-peer"};
+                                             "--commands", "--wait-peer", "--rt-priority"};
     bool known = false;
     for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
       known |= strcmp(o, with_value[k]) == 0;
@@ -519,6 +521,11 @@ static int cul_parse_args(int argc, char **argv, cul_args *a) {
       NTW_CHECK(*v && !*end && isfinite(a->t_stop_s) && a->t_stop_s > 0, NTW_ERR_ARG,
                 "--t-stop: not a positive number of seconds ('%s')", v);
       a->has_t_stop = true;
+    } else if (!strcmp(o, "--rt-priority")) {
+      long p = strtol(v, &end, 10);
+      NTW_CHECK(*v && !*end && p >= 1 && p <= 98, NTW_ERR_ARG,
+                "--rt-priority: not an integer in [1, 98] ('%s')", v);
+      a->rt_priority = (int)p;
     } else if (!strcmp(o, "--wait-peer")) {
       a->wait_peer_s = strtod(v, &end);
       NTW_CHECK(*v && !*end && isfinite(a->wait_peer_s) && a->wait_peer_s >= 0,
@@ -1494,6 +1501,12 @@ int ntw_cli_culture(int argc, char **argv) {
   }
   if ((err = build_geometry(&c))) goto done;
   if ((err = ntw_engine_add_hook(c.eng, NTW_HOOK_AFTER_WINDOW, observe_hook, &c))) goto done;
+  if (a.rt_priority > 0) { /* before the link's threads start: they inherit it */
+    ntw_realtime rt = {.priority = a.rt_priority, .lock_memory = true};
+    ntw_realtime_enter(&rt);
+    if (rt.why[0])
+      fprintf(stderr, "ntwin culture: --rt-priority: %s; running on without it\n", rt.why);
+  }
   if (a.link) {
     ntw_bio_endpoints ep = {a.events, a.commands};
     ntw_bio_opts o;

@@ -28,10 +28,11 @@ static void usage(FILE *f) {
         "       ntwin inspect CKPT.h5 [--json]\n"
         "       ntwin recording-info FILE [--format auto|sjemea|nwb|mcs|csv] [--json]\n"
         "       ntwin replay FILE [--format F] [--from S] [--to S] [--speed X]\n"
-        "                 [--events EP] [--commands EP] [--wait-peer S] [--quiet]\n"
+        "                 [--events EP] [--commands EP] [--wait-peer S]\n"
+        "                 [--batch-ms MS] [--rt-priority N] [--quiet]\n"
         "       ntwin culture CULTURE.json --out DIR [--t-stop S] [--seed N]\n"
         "                 [--events EP] [--commands EP] [--no-pace] [--no-link]\n"
-        "                 [--wait-peer S] [--quiet]\n"
+        "                 [--wait-peer S] [--rt-priority N] [--quiet]\n"
         "       ntwin version\n"
         "       ntwin help\n"
         "run: simulates the network on all MPI ranks and writes DIR/spikes.h5\n"
@@ -50,7 +51,9 @@ static void usage(FILE *f) {
         "tcp://127.0.0.1:5557, commands tcp://127.0.0.1:5559) and obeying STIM\n"
         "commands; writes its ground truth to DIR/culture.h5 and\n"
         "DIR/culture_report.json. --wait-peer S: start the clock at the twin's first\n"
-        "heartbeat (or after S s); --no-pace: as fast as possible.\n",
+        "heartbeat (or after S s); --no-pace: as fast as possible.\n"
+        "--rt-priority N (replay, culture): SCHED_FIFO priority N and locked memory,\n"
+        "as the twin's twin.timing.rt_priority (README \"Real-time priority\").\n",
         f);
 }
 

@@ -4,7 +4,7 @@
  *
  *   ntwin replay FILE [--format auto|sjemea|nwb|mcs|csv] [--from S] [--to S]
  *                [--speed X] [--events EP] [--commands EP] [--wait-peer S]
- *                [--batch-ms MS] [--quiet]
+ *                [--batch-ms MS] [--rt-priority N] [--quiet]
  *
  * It binds the biology's side of the link (io/BIOLINK.md): HELLO with the
  * file's channels (ids 0..n-1 in the file's order, labels and positions as
@@ -44,6 +44,7 @@
 
 #include "cli.h"
 #include "core/ntw_error.h"
+#include "core/realtime.h"
 #include "io/biolink.h"
 #include "io/recording.h"
 
@@ -52,7 +53,7 @@ static void on_sig(int s) { stop_sig = s; }
 
 typedef struct {
   const char *file, *format, *events, *commands;
-  double from_s, to_s, speed, wait_peer_s, batch_ms;
+  double from_s, to_s, speed, wait_peer_s, batch_ms, rt_priority;
   bool quiet;
 } replay_args;
 
@@ -125,6 +126,12 @@ static int parse_args(int argc, char **argv, replay_args *a) {
       NTW_TRY(num_arg(o, v, 0.01, &a->batch_ms));
       i++;
     }
+    else if (strcmp(o, "--rt-priority") == 0) {
+      NTW_TRY(num_arg(o, v, 1, &a->rt_priority));
+      NTW_CHECK(a->rt_priority <= 98 && a->rt_priority == floor(a->rt_priority), NTW_ERR_ARG,
+                "--rt-priority: must be an integer in [1, 98] (got '%s')", v);
+      i++;
+    }
     else if (o[0] == '-') return NTW_ERR(NTW_ERR_ARG, "replay: unknown option '%s'", o);
     else if (!a->file) a->file = o;
     else return NTW_ERR(NTW_ERR_ARG, "replay: one FILE only (got '%s' too)", o);
@@ -195,6 +202,12 @@ static int replay(const replay_args *a) {
     snprintf(ch[k].label, sizeof ch[k].label, "%s", c->label);
   }
   ntw_bio_endpoints ep = {a->events, a->commands};
+  if (a->rt_priority > 0) { /* before the link's threads start: they inherit it */
+    ntw_realtime rt = {.priority = (int)a->rt_priority, .lock_memory = true};
+    ntw_realtime_enter(&rt);
+    if (rt.why[0])
+      fprintf(stderr, "ntwin replay: --rt-priority: %s; running on without it\n", rt.why);
+  }
   NTW_GOTO(err, ntw_biolink_open_bio(&ep, NULL, &link), out);
   const uint64_t from_us = (uint64_t)llround(a->from_s * 1e6);
   const uint64_t to_us = a->to_s > 0 ? (uint64_t)llround(a->to_s * 1e6) : rec->duration_us;

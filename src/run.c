@@ -18,6 +18,7 @@
 #include "comm/comm.h"
 #include "core/ntw_error.h"
 #include "core/sysinfo.h"
+#include "core/vec.h"
 #include "engine.h"
 #include "partnet.h"
 #include "io/checkpoint.h"
@@ -272,12 +273,79 @@ typedef struct {
   int64_t flushed_to; /* spike steps < this are written */
   int64_t flush_every; /* steps */
   double io_s; /* wall seconds in flushes (collective I/O, not compute) */
+  /* Paced runs spool instead (README "Spike report of a paced run"): the
+   * collective append costs 1-4 ms, a stall the wall-clock-locked window
+   * loop cannot absorb, so every flush_every steps each rank writes its
+   * buffer to its own file (no collective), and the spool goes into
+   * spikes.h5 at each checkpoint and at the end. seg_hi/seg_n: per spool
+   * write, the step it covers up to (the same on every rank) and this
+   * rank's spike count. */
+  FILE *spool;
+  char spool_path[4300];
+  int64_t spool_to; /* spike steps < this are in the spool */
+  VEC(int64_t) seg_hi;
+  VEC(size_t) seg_n;
+  uint64_t spooled; /* spikes that went through the spool */
 } recorder;
 
+static int spool_write(recorder *r, int64_t upto) {
+  if (r->n && fwrite(r->buf, sizeof *r->buf, r->n, r->spool) != r->n)
+    return NTW_ERR(NTW_ERR_IO, "%s: cannot write the spike spool (%s)", r->spool_path,
+                   strerror(errno));
+  VPUSH(r->seg_hi, upto);
+  VPUSH(r->seg_n, r->n);
+  r->spooled += r->n;
+  r->n = 0;
+  r->spool_to = upto;
+  return 0;
+}
+
+/* Collective: the spool into spikes.h5, about a second of spikes per append
+ * (segments are the same on every rank, so the appends match). */
+static int spool_drain(recorder *r) {
+  if (!r->seg_hi.n) return 0;
+  int err = fflush(r->spool) == 0 && fseek(r->spool, 0, SEEK_SET) == 0
+                ? 0
+                : NTW_ERR(NTW_ERR_IO, "%s: cannot read the spike spool back (%s)",
+                          r->spool_path, strerror(errno));
+  ntw_spike *chunk = NULL;
+  size_t cap = 0;
+  for (size_t s = 0; s < r->seg_hi.n;) {
+    size_t e = s, n = 0;
+    while (e < r->seg_hi.n && (e == s || e - s < 10)) n += r->seg_n.v[e++];
+    if (!err && n > cap) {
+      ntw_spike *c = realloc(chunk, n * sizeof *c);
+      if (c) chunk = c, cap = n;
+      else err = NTW_ERR(NTW_ERR_NOMEM, "out of memory reading the spike spool");
+    }
+    if (!err && n && fread(chunk, sizeof *chunk, n, r->spool) != n)
+      err = NTW_ERR(NTW_ERR_IO, "%s: the spike spool is short", r->spool_path);
+    /* a rank that cannot read its spool stops every rank's drain here */
+    int mine = err != 0, any = 0;
+    MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (any) {
+      if (!err) err = NTW_ERR(NTW_ERR_IO, "another rank could not read its spike spool");
+      break;
+    }
+    err = ntw_spikes_append(r->w, chunk, n, r->flushed_to, r->seg_hi.v[e - 1]);
+    if (err) break;
+    r->flushed_to = r->seg_hi.v[e - 1];
+    s = e;
+  }
+  free(chunk);
+  r->seg_hi.n = r->seg_n.n = 0;
+  if (!err && (fflush(r->spool) != 0 || ftruncate(fileno(r->spool), 0) != 0 ||
+               fseek(r->spool, 0, SEEK_SET) != 0))
+    err = NTW_ERR(NTW_ERR_IO, "%s: cannot empty the spike spool (%s)", r->spool_path,
+                  strerror(errno));
+  return err;
+}
+
 static int recorder_flush(recorder *r, int64_t upto) {
+  if (r->spool) NTW_TRY(spool_drain(r));
   NTW_TRY(ntw_spikes_append(r->w, r->buf, r->n, r->flushed_to, upto));
   r->n = 0;
-  r->flushed_to = upto;
+  r->flushed_to = r->spool_to = upto;
   return 0;
 }
 
@@ -305,7 +373,9 @@ static int recorder_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
                                  .pop = (uint32_t)r->rec_index[p]};
   }
   /* Spikes of window [lo, hi) carry steps lo+1 .. hi. */
-  if (hi + 1 - r->flushed_to >= r->flush_every) {
+  if (r->spool && hi + 1 - r->spool_to >= r->flush_every) {
+    NTW_TRY(spool_write(r, hi + 1));
+  } else if (!r->spool && hi + 1 - r->flushed_to >= r->flush_every) {
     double t0 = MPI_Wtime();
     NTW_TRY(recorder_flush(r, hi + 1));
     r->io_s += MPI_Wtime() - t0;
@@ -530,6 +600,7 @@ static int report(const report_in *in) {
     json_object_set_new(j, "events_per_s", json_real(wall > 0 ? sum[2] / wall : 0));
     json_object_set_new(j, "comm_s", json_real(tmax[0]));
     json_object_set_new(j, "comm_share", json_real(wall > 0 ? tmax[0] / wall : 0));
+    json_object_set_new(j, "spike_spool", json_boolean(in->ck->rec->spool != NULL));
     json_object_set_new(j, "overlap", json_boolean(st.overlap));
     json_object_set_new(j, "overlap_requested", json_boolean(st.overlap_requested));
     json_object_set_new(j, "epoch_steps", json_integer(st.epoch_steps));
@@ -737,6 +808,14 @@ int ntw_cli_run(int argc, char **argv) {
    * saves its state at the same boundary. */
   if (cfg->twin.enabled && agree(ntw_twin_create(eng, a.out, a.quiet, a.restore, &twin)))
     goto done;
+  if (rec.w && ntw_twin_paced(twin)) {
+    /* paced: spool the spike report (see recorder) */
+    snprintf(rec.spool_path, sizeof rec.spool_path, "%s/.spikes-%d.spool", a.out, rank);
+    rec.spool = fopen(rec.spool_path, "w+b");
+    err = rec.spool ? 0 : NTW_ERR(NTW_ERR_IO, "%s: cannot create the spike spool (%s)",
+                                  rec.spool_path, strerror(errno));
+    if (agree(err)) goto done;
+  }
   /* Weight recorder: the synapse lists and the t = 0 record now, then an
    * AFTER_WINDOW hook. */
   if (cfg->nwrecs > 0) {
@@ -751,7 +830,7 @@ int ntw_cli_run(int argc, char **argv) {
   ntw_engine_stats st0;
   ntw_engine_get_stats(eng, &st0);
   const int64_t start = st0.step; /* 0, or the checkpoint's step */
-  rec.flushed_to = start + 1;     /* spikes carry steps start+1 .. */
+  rec.flushed_to = rec.spool_to = start + 1; /* spikes carry steps start+1 .. */
   ckpt_ctl cc = {.rec = &rec, .out = a.out, .dt = cfg->sim.dt, .final = a.ckpt_final,
                  .quiet = a.quiet, .until = until, .twin = twin};
   if (a.ckpt_every > 0) {
@@ -800,6 +879,11 @@ int ntw_cli_run(int argc, char **argv) {
 done:
   if (rec.w) ntw_spikes_close(&rec.w, false);
   if (wrec) ntw_weight_recorder_close(&wrec, false);
+  if (rec.spool) {
+    fclose(rec.spool);
+    if (rc == 0) remove(rec.spool_path); /* kept after a failure, for a post-mortem */
+  }
+  free(rec.seg_hi.v), free(rec.seg_n.v);
   free(rec.buf);
   free(rec.rec_index);
   ntw_twin_destroy(&twin);

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "core/ntw_error.h"
+#include "core/realtime.h"
+#include "core/vec.h"
 #include "io/biolink.h"
 #include "io/checkpoint.h"
 #include "io/recording.h"
@@ -39,20 +41,6 @@ typedef struct {
   uint8_t sent;      /* 1 sent, 0 dropped by the link, 2 sham (loop off) */
 } stim_rec;
 
-/* Growable arrays. */
-#define VEC(T) struct { T *v; size_t n, cap; }
-#define VPUSH(vec, x)                                                      \
-  do {                                                                     \
-    if ((vec).n == (vec).cap) {                                            \
-      size_t c_ = (vec).cap ? 2 * (vec).cap : 1024;                        \
-      void *p_ = realloc((vec).v, c_ * sizeof *(vec).v);                   \
-      NTW_ALLOC_CHECK(p_);                                                 \
-      (vec).v = p_;                                                        \
-      (vec).cap = c_;                                                      \
-    }                                                                      \
-    (vec).v[(vec).n++] = (x);                                              \
-  } while (0)
-
 enum { CTL_RUN = 0, CTL_STOP = 1, CTL_FAIL = 2 };
 
 typedef struct {
@@ -68,6 +56,7 @@ struct ntw_twin {
   const ntw_twin_cfg *tc;
   int rank, P, quiet;
   bool paced; /* windows locked to the wall clock (link, or a paced file) */
+  ntw_realtime rt; /* asked for and granted on every rank */
   double dt;
   int D;
   uint64_t mfirst, pfirst, npop; /* mirror/predict first gid, size */
@@ -118,12 +107,14 @@ struct ntw_twin {
   uint64_t stim_forced, stim_force_missed;
   uint64_t win_last_recv;  /* latest t_recv of an injected event */
   double win_release_us;   /* local release time of this window */
+  uint64_t win_ready_us;   /* when rank 0 had the window's biology */
   /* everything, for twin.h5 and the fidelity */
   VEC(tev) bio;
   VEC(uint64_t) bio_us;
   VEC(tev) pred;
   VEC(stim_rec) stims;
   VEC(float) lag_ms;
+  VEC(float) ready_ms, run_ms; /* per window: lag = ready + run */
   VEC(float) lat_ms; /* per window with events: last event received -> the
                         twin's decision for that window done */
   VEC(double) fid_t;
@@ -472,6 +463,7 @@ static int collect(ntw_twin *tw, int64_t lo, int64_t hi) {
         !tw->stop_reason[0])
       snprintf(tw->stop_reason, sizeof tw->stop_reason, "end_of_recording");
   }
+  tw->win_ready_us = local_now(tw);
   /* Split the pending events: this window, later, or late. */
   tw->win_bio.n = tw->win_us.n = 0;
   tw->win_last_recv = 0;
@@ -966,6 +958,10 @@ static int after_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
                                 : hi * tw->dt * 1e3;
     const float lag = (float)((now - due) * 1e-3);
     VPUSH(tw->lag_ms, lag);
+    /* the lag split: the biology arriving late (ready) or the twin's own
+     * window (run: control, update, exchange, gather) */
+    VPUSH(tw->ready_ms, (float)(((double)tw->win_ready_us - due) * 1e-3));
+    VPUSH(tw->run_ms, (float)((now - (double)tw->win_ready_us) * 1e-3));
     if (lag > tc->allowance_ms + (hi - lo) * tw->dt + tc->slack_ms) tw->misses++;
   }
   if (!tw->quiet && t_ms - tw->last_print_ms >= 5000.0) {
@@ -1340,6 +1336,24 @@ int ntw_twin_create(ntw_engine *e, const char *outdir, int quiet, const char *re
   MPI_Comm_rank(MPI_COMM_WORLD, &tw->rank);
   MPI_Comm_size(MPI_COMM_WORLD, &tw->P);
   tw->dt = cfg->sim.dt;
+  if (tw->paced) {
+    /* Real-time priority and locked memory (README "Real-time priority")
+     * on every rank - a rank descheduled mid-window stalls them all -
+     * before the bio link starts its threads, so they inherit it. */
+    tw->rt.priority = (int)tw->tc->rt_priority;
+    tw->rt.lock_memory = tw->tc->lock_memory;
+    ntw_realtime_enter(&tw->rt);
+    int mine[3] = {tw->rt.fifo || !tw->rt.priority, tw->rt.locked || !tw->rt.lock_memory, 0}, all[3];
+    mine[2] = !mine[0] || !mine[1];
+    MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(&mine[2], &all[2], 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (all[2] && tw->rank == 0)
+      fprintf(stderr, "ntwin: twin: twin.timing: refused on %d of %d ranks (rank 0: %s); "
+              "running on without it (README \"Real-time priority\")\n", all[2], tw->P,
+              tw->rt.why[0] ? tw->rt.why : "granted");
+    tw->rt.fifo = all[0] && tw->rt.priority;
+    tw->rt.locked = all[1] && tw->rt.lock_memory;
+  }
   ntw_engine_stats st;
   ntw_engine_get_stats(e, &st);
   tw->D = st.window_steps;
@@ -1413,6 +1427,18 @@ int ntw_twin_create(ntw_engine *e, const char *outdir, int quiet, const char *re
       ntw_twin_destroy(&tw);
       return err;
     }
+  }
+  if (tw->paced) {
+    /* Warm up what the first windows would otherwise set up on the clock:
+     * MPI's connections between every pair of ranks (made on first use)
+     * and the twin's own collectives. */
+    int *one = calloc((size_t)tw->P, sizeof *one), *got = calloc((size_t)tw->P, sizeof *got);
+    if (one && got)
+      for (int k = 0; k < 3; k++) {
+        MPI_Alltoall(one, 1, MPI_INT, got, 1, MPI_INT, MPI_COMM_WORLD);
+        MPI_Barrier(MPI_COMM_WORLD);
+      }
+    free(one), free(got);
   }
   NTW_TRY(ntw_engine_add_hook(e, NTW_HOOK_BEFORE_WINDOW, before_hook, tw));
   NTW_TRY(ntw_engine_add_hook(e, NTW_HOOK_AFTER_WINDOW, after_hook, tw));
@@ -1563,6 +1589,8 @@ static int write_h5(ntw_twin *tw) {
   }
   if (!err) err = h5_1d(f, "/timing/lag_ms", H5T_NATIVE_FLOAT, tw->lag_ms.n, tw->lag_ms.v);
   if (!err) err = h5_1d(f, "/timing/latency_ms", H5T_NATIVE_FLOAT, tw->lat_ms.n, tw->lat_ms.v);
+  if (!err) err = h5_1d(f, "/timing/ready_ms", H5T_NATIVE_FLOAT, tw->ready_ms.n, tw->ready_ms.v);
+  if (!err) err = h5_1d(f, "/timing/run_ms", H5T_NATIVE_FLOAT, tw->run_ms.n, tw->run_ms.v);
   if (!err) err = h5_1d(f, "/clock/t_ms", H5T_NATIVE_DOUBLE, tw->clk_t.n, tw->clk_t.v);
   if (!err) err = h5_1d(f, "/clock/offset_us", H5T_NATIVE_DOUBLE, tw->clk_off.n, tw->clk_off.v);
   if (!err) err = h5_1d(f, "/clock/drift_ppm", H5T_NATIVE_DOUBLE, tw->clk_drift_hist.n, tw->clk_drift_hist.v);
@@ -1655,6 +1683,12 @@ int ntw_twin_finish(ntw_twin *tw, json_t **report) {
     json_object_set_new(o, "regime", json_string(ntw_regime_name(tc->regime)));
     json_object_set_new(o, "source", json_string(tc->from_file ? tc->file : tc->events));
     json_object_set_new(o, "paced", json_boolean(tw->link || tc->pace));
+    json_t *rt = json_object();
+    json_object_set_new(rt, "rt_priority", json_integer(tw->rt.priority));
+    json_object_set_new(rt, "fifo", json_boolean(tw->rt.fifo));
+    json_object_set_new(rt, "lock_memory", json_boolean(tw->rt.lock_memory));
+    json_object_set_new(rt, "locked", json_boolean(tw->rt.locked));
+    json_object_set_new(o, "realtime", rt);
     json_object_set_new(o, "channels", json_integer(tw->nch));
     /* steady state: the intervals after the first third of the run (of
      * the resumed part, after a restore: the intervals it wrote) */
@@ -1773,6 +1807,8 @@ int ntw_twin_finish(ntw_twin *tw, json_t **report) {
 
 const char *ntw_twin_stop_reason(const ntw_twin *tw) { return tw->stop_reason; }
 
+bool ntw_twin_paced(const ntw_twin *tw) { return tw && tw->paced; }
+
 void ntw_twin_destroy(ntw_twin **ptw) {
   if (!ptw || !*ptw) return;
   ntw_twin *tw = *ptw;
@@ -1786,7 +1822,8 @@ void ntw_twin_destroy(ntw_twin **ptw) {
       free(tw->force_stamp), free(tw->gcounts), free(tw->gdispl);
   free(tw->idx_of_id), free(tw->label), free(tw->x_um), free(tw->y_um), free(tw->ch_id);
   free(tw->pending.v), free(tw->win_bio.v), free(tw->win_us.v), free(tw->stim_force.v), free(tw->bio.v), free(tw->bio_us.v);
-  free(tw->pred.v), free(tw->stims.v), free(tw->lag_ms.v), free(tw->lat_ms.v), free(tw->fid_t.v);
+  free(tw->pred.v), free(tw->stims.v), free(tw->lag_ms.v), free(tw->lat_ms.v),
+      free(tw->ready_ms.v), free(tw->run_ms.v), free(tw->fid_t.v);
   free(tw->fid_gamma.v), free(tw->fid_corr.v), free(tw->fid_gamma_sym.v), free(tw->fid_gamma_ch.v);
   free(tw->fid_nbio.v), free(tw->fid_npred.v), free(tw->W_hist.v);
   free(tw->clk_t.v), free(tw->clk_off.v), free(tw->clk_drift_hist.v);

@@ -47,6 +47,7 @@
 #define NTW_TWIN_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "engine.h"
 #include "io/checkpoint.h"
@@ -80,6 +81,10 @@ int ntw_twin_finish(ntw_twin *tw, json_t **report);
 
 /* Why the twin ended the run early ("" when it did not). */
 const char *ntw_twin_stop_reason(const ntw_twin *tw);
+
+/* Whether the windows are locked to the wall clock (the bio link, or a
+ * paced file): the same on every rank. */
+bool ntw_twin_paced(const ntw_twin *tw);
 
 /* NULL-safe; sets *tw = NULL. Sends BYE to the biology if still linked. */
 void ntw_twin_destroy(ntw_twin **tw);

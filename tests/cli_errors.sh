@@ -107,6 +107,9 @@ write("twin_stim.json", lambda c: c["twin"].update(stimulation={"policy": "burst
 write("twin_nopath.json", lambda c: c["twin"]["source"].pop("path"))
 write("twin_stim_input.json", lambda c: c["twin"].update(stim_input="Q"))
 write("twin_release.json", lambda c: c["twin"].update(timing={"release": "soon"}))
+write("twin_rt_prio.json", lambda c: c["twin"].update(timing={"rt_priority": 99}))
+write("twin_rt_frac.json", lambda c: c["twin"].update(timing={"rt_priority": 2.5}))
+write("twin_rt_lock.json", lambda c: c["twin"].update(timing={"lock_memory": "yes"}))
 write("twin_unpaced.json", lambda c: c["twin"].update(regime="twin", source={"kind": "link", "pace": False}))
 write("twin_norec.json", lambda c: c["twin"]["source"].update(path="no_such_recording.h5"))
 write("twin_nobio.json", lambda c: c["twin"].update(
@@ -266,6 +269,12 @@ expect twin_stim_input 1 out_twin twin_stim_input.json twin.stim_input spike_sou
   run twin_stim_input.json --out out_twin
 expect twin_release 1 out_twin twin_release.json twin.timing.release soon -- \
   run twin_release.json --out out_twin
+expect twin_rt_priority 1 out_twin twin_rt_prio.json twin.timing.rt_priority 99 -- \
+  run twin_rt_prio.json --out out_twin
+expect twin_rt_fraction 1 out_twin twin_rt_frac.json twin.timing.rt_priority 2.5 -- \
+  run twin_rt_frac.json --out out_twin
+expect twin_lock_memory 1 out_twin twin_rt_lock.json twin.timing.lock_memory '"yes"' -- \
+  run twin_rt_lock.json --out out_twin
 expect twin_unpaced_link 1 out_twin twin_unpaced.json twin.source.pace -- \
   run twin_unpaced.json --out out_twin
 expect twin_no_recording 1 out_twin no_such_recording.h5 -- \

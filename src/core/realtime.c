@@ -1,0 +1,28 @@
+#include "core/realtime.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+void ntw_realtime_enter(ntw_realtime *rt) {
+  rt->fifo = rt->locked = false;
+  rt->why[0] = '\0';
+  size_t off = 0;
+  if (rt->priority > 0) {
+    struct sched_param sp = {.sched_priority = rt->priority};
+    if (sched_setscheduler(0, SCHED_FIFO, &sp) == 0)
+      rt->fifo = true;
+    else
+      off += (size_t)snprintf(rt->why + off, sizeof rt->why - off,
+                              "SCHED_FIFO %d refused (%s)", rt->priority, strerror(errno));
+  }
+  if (rt->lock_memory) {
+    if (mlockall(MCL_CURRENT | MCL_FUTURE) == 0)
+      rt->locked = true;
+    else if (off < sizeof rt->why)
+      snprintf(rt->why + off, sizeof rt->why - off, "%smlockall refused (%s)",
+               off ? "; " : "", strerror(errno));
+  }
+}

@@ -38,9 +38,14 @@ c["twin"]["source"] = {"kind": "link", "events": sys.argv[3], "commands": sys.ar
 c["simulation"]["t_stop"] = float(sys.argv[5]) * 1000 + 1000
 json.dump(c, open(sys.argv[2], "w"), indent=2)
 PY
+# the replay (the biology's side) at the twin's real-time priority, if any
+rt=$(/usr/bin/python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["twin"].get("timing", {}).get("rt_priority", 0)))' "$CONFIG")
+rtopt=""
+[ "$rt" -gt 0 ] && rtopt="--rt-priority $rt"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
+# shellcheck disable=SC2086
 build/src/ntwin replay "$REC" --to "$SECONDS_" --events "$ev" --commands "$cm" \
-  --wait-peer 60 --quiet &
+  --wait-peer 60 --quiet $rtopt &
 rp=$!
 export OMPI_MCA_mpi_yield_when_idle=1
 scripts/mpirun.sh "$NP" build/src/ntwin run "$OUT/config.json" --out "$OUT/run" --quiet
@@ -63,6 +68,10 @@ print("  latency  " + f(t["latency_ms"]) + "  (target p99 <= %g ms = 2 windows)"
 print("  release  %d of %d windows by the source's watermark (%s), allowance %g ms" % (
     t.get("released_by_watermark", 0), t["windows"], t.get("release", "allowance"),
     t["allowance_ms"]))
+rt = t.get("realtime", {})
+print("  real-time: SCHED_FIFO %s (priority %d), memory locked %s; spike report %s" % (
+    "granted" if rt.get("fifo") else "off", rt.get("rt_priority", 0),
+    "yes" if rt.get("locked") else "no", "spooled" if r.get("spike_spool") else "direct"))
 print("  Gamma %.3f, rate corr %.3f; load average before %s, after %s" % (
     t["gamma_steady"] or 0, t["rate_corr_steady"] or 0, sys.argv[2], sys.argv[3]))
 PY

@@ -26,8 +26,13 @@ mkdir -p "$out/open-loop"
 # a core too (2 ranks + the culture on this 2-core machine).
 export OMPI_MCA_mpi_yield_when_idle=1
 
-pair() { # pair TWIN_CONFIG OUT: the culture and the twin, coupled
-  build/src/ntwin culture "$culture" --out "$2/culture" --wait-peer 120 2>"$2/culture.log" &
+pair() { # pair TWIN_CONFIG OUT: the culture and the twin, coupled; the
+  # culture at the twin's real-time priority (README "Real-time priority")
+  local rt
+  rt=$(/usr/bin/python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["twin"].get("timing", {}).get("rt_priority", 0)))' "$1")
+  # shellcheck disable=SC2046
+  build/src/ntwin culture "$culture" --out "$2/culture" --wait-peer 120 \
+    $([ "$rt" -gt 0 ] && echo --rt-priority "$rt") 2>"$2/culture.log" &
   local cpid=$!
   if ! scripts/mpirun.sh 2 build/src/ntwin run "$1" --out "$2"; then
     kill "$cpid" 2>/dev/null || true

@@ -301,7 +301,9 @@ def plots(run, f, rep, changes, res):
     lag = f["timing/lag_ms"][:]
     lat = f["timing/latency_ms"][:]
     if len(lag) or len(lat):
-        fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+        fig = plt.figure(figsize=(11, 7))
+        gs = fig.add_gridspec(2, 2)
+        ax = [fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[0, 1]), fig.add_subplot(gs[1, :])]
         if len(lag):
             ax[0].hist(lag, bins=100, color="tab:orange")
             ax[0].set_yscale("log")
@@ -311,6 +313,22 @@ def plots(run, f, rep, changes, res):
             ax[1].set_yscale("log")
         ax[1].set_xlabel("loop latency: event received -> decision (ms)")
         t = rep.get("twin", {})
+        # per window over the run: the lag and, when recorded, its split
+        # into the biology arriving late (ready) and the twin's own window
+        if len(lag):
+            w_s = np.arange(len(lag)) * float(rep.get("window_ms", 1.0)) * 1e-3
+            ax[2].plot(w_s, lag, lw=0.5, color="tab:orange", label="lag")
+            if "timing/run_ms" in f and len(f["timing/run_ms"]) == len(lag):
+                ax[2].plot(w_s, f["timing/run_ms"][:], lw=0.5, color="tab:blue",
+                           label="of which the twin's own window (run)")
+            dl = t.get("allowance_ms")
+            if dl is not None:
+                dl = dl + float(rep.get("window_ms", 1.0)) + t.get("slack_ms", 0)
+                ax[2].axhline(dl, color="k", ls="--", lw=0.8, label="deadline")
+            ax[2].set_yscale("log")
+            ax[2].set_xlabel("time since the twin started (s, one point per window)")
+            ax[2].set_ylabel("ms")
+            ax[2].legend(loc="upper right", fontsize=8)
         fig.suptitle("%s: %s deadline misses in %s windows" % (title, t.get("deadline_misses"), t.get("windows")))
         fig.tight_layout()
         fig.savefig(os.path.join(run, "twin_timing.png"), dpi=110)

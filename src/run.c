@@ -25,6 +25,7 @@
 #include "io/config.h"
 #include "io/outdir.h"
 #include "io/spikes.h"
+#include "io/spool.h"
 #include "partition/partition.h"
 #include "partition/place.h"
 #include "twin.h"
@@ -275,26 +276,25 @@ typedef struct {
   double io_s; /* wall seconds in flushes (collective I/O, not compute) */
   /* Paced runs spool instead (README "Spike report of a paced run"): the
    * collective append costs 1-4 ms, a stall the wall-clock-locked window
-   * loop cannot absorb, so every flush_every steps each rank writes its
-   * buffer to its own file (no collective), and the spool goes into
-   * spikes.h5 at each checkpoint and at the end. seg_hi/seg_n: per spool
-   * write, the step it covers up to (the same on every rank) and this
-   * rank's spike count. */
-  FILE *spool;
-  char spool_path[4300];
+   * loop cannot absorb, so every flush_every steps each rank hands its
+   * buffer to its own spool (io/spool.h: a file written by a thread, no
+   * collective, no write() in the loop), and the spool goes into spikes.h5
+   * at each checkpoint and at the end. seg_hi/seg_n: per hand-over, the
+   * step it covers up to (the same on every rank) and this rank's count. */
+  ntw_spool *spool;
   int64_t spool_to; /* spike steps < this are in the spool */
   VEC(int64_t) seg_hi;
   VEC(size_t) seg_n;
-  uint64_t spooled; /* spikes that went through the spool */
 } recorder;
 
 static int spool_write(recorder *r, int64_t upto) {
-  if (r->n && fwrite(r->buf, sizeof *r->buf, r->n, r->spool) != r->n)
-    return NTW_ERR(NTW_ERR_IO, "%s: cannot write the spike spool (%s)", r->spool_path,
-                   strerror(errno));
   VPUSH(r->seg_hi, upto);
   VPUSH(r->seg_n, r->n);
-  r->spooled += r->n;
+  void *b = r->buf;
+  size_t cap = r->cap * sizeof *r->buf;
+  NTW_TRY(ntw_spool_put(r->spool, &b, &cap, r->n * sizeof *r->buf));
+  r->buf = b;
+  r->cap = cap / sizeof *r->buf;
   r->n = 0;
   r->spool_to = upto;
   return 0;
@@ -304,10 +304,8 @@ static int spool_write(recorder *r, int64_t upto) {
  * (segments are the same on every rank, so the appends match). */
 static int spool_drain(recorder *r) {
   if (!r->seg_hi.n) return 0;
-  int err = fflush(r->spool) == 0 && fseek(r->spool, 0, SEEK_SET) == 0
-                ? 0
-                : NTW_ERR(NTW_ERR_IO, "%s: cannot read the spike spool back (%s)",
-                          r->spool_path, strerror(errno));
+  int err = ntw_spool_sync(r->spool);
+  if (!err) err = ntw_spool_rewind(r->spool);
   ntw_spike *chunk = NULL;
   size_t cap = 0;
   for (size_t s = 0; s < r->seg_hi.n;) {
@@ -318,8 +316,7 @@ static int spool_drain(recorder *r) {
       if (c) chunk = c, cap = n;
       else err = NTW_ERR(NTW_ERR_NOMEM, "out of memory reading the spike spool");
     }
-    if (!err && n && fread(chunk, sizeof *chunk, n, r->spool) != n)
-      err = NTW_ERR(NTW_ERR_IO, "%s: the spike spool is short", r->spool_path);
+    if (!err) err = ntw_spool_read(r->spool, chunk, n * sizeof *chunk);
     /* a rank that cannot read its spool stops every rank's drain here */
     int mine = err != 0, any = 0;
     MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
@@ -334,10 +331,7 @@ static int spool_drain(recorder *r) {
   }
   free(chunk);
   r->seg_hi.n = r->seg_n.n = 0;
-  if (!err && (fflush(r->spool) != 0 || ftruncate(fileno(r->spool), 0) != 0 ||
-               fseek(r->spool, 0, SEEK_SET) != 0))
-    err = NTW_ERR(NTW_ERR_IO, "%s: cannot empty the spike spool (%s)", r->spool_path,
-                  strerror(errno));
+  if (!err) err = ntw_spool_truncate(r->spool);
   return err;
 }
 
@@ -810,11 +804,9 @@ int ntw_cli_run(int argc, char **argv) {
     goto done;
   if (rec.w && ntw_twin_paced(twin)) {
     /* paced: spool the spike report (see recorder) */
-    snprintf(rec.spool_path, sizeof rec.spool_path, "%s/.spikes-%d.spool", a.out, rank);
-    rec.spool = fopen(rec.spool_path, "w+b");
-    err = rec.spool ? 0 : NTW_ERR(NTW_ERR_IO, "%s: cannot create the spike spool (%s)",
-                                  rec.spool_path, strerror(errno));
-    if (agree(err)) goto done;
+    char sp[4200];
+    snprintf(sp, sizeof sp, "%s/.spikes-%d.spool", a.out, rank);
+    if (agree(ntw_spool_open(sp, &rec.spool))) goto done;
   }
   /* Weight recorder: the synapse lists and the t = 0 record now, then an
    * AFTER_WINDOW hook. */
@@ -879,10 +871,7 @@ int ntw_cli_run(int argc, char **argv) {
 done:
   if (rec.w) ntw_spikes_close(&rec.w, false);
   if (wrec) ntw_weight_recorder_close(&wrec, false);
-  if (rec.spool) {
-    fclose(rec.spool);
-    if (rc == 0) remove(rec.spool_path); /* kept after a failure, for a post-mortem */
-  }
+  ntw_spool_close(&rec.spool, rc == 0); /* kept after a failure, for a post-mortem */
   free(rec.seg_hi.v), free(rec.seg_n.v);
   free(rec.buf);
   free(rec.rec_index);

@@ -259,7 +259,7 @@ fi
 # line says how many were ignored.
 rport=$((port + 2))
 "$py" "$here/twin_config.py" resend.json --regime twin --link "tcp://127.0.0.1:$rport" \
-  "tcp://127.0.0.1:$((rport + 1))" --timing '{"allowance_ms": 100, "peer_timeout_ms": 3000}' ||
+  "tcp://127.0.0.1:$((rport + 1))" --timing '{"allowance_ms": 100, "peer_timeout_ms": 10000}' ||
   die "resend config"
 NTW_FAULT_BIO=reconnect "$ntwin" replay wave.csv --to 15 --wait-peer 30 \
   --events "tcp://127.0.0.1:$rport" --commands "tcp://127.0.0.1:$((rport + 1))" >resend.replay 2>&1 &

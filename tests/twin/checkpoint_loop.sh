@@ -36,7 +36,7 @@ STIM='"electrodes": ["0", "5", "9"], "pulses": 3, "pulse_interval_ms": 20, "ampl
 config() { # config NAME T_STOP STIM_JSON
   "$py" "$here/twin_config.py" "$1.json" --regime closed-loop --t-stop "$2" --seed 7 \
     --link "tcp://127.0.0.1:$port" "tcp://127.0.0.1:$((port + 1))" --loop 40 \
-    --assimilate '{"eta": 0}' --timing '{"allowance_ms": 100, "peer_timeout_ms": 3000}' \
+    --assimilate '{"eta": 0}' --timing '{"allowance_ms": 100, "peer_timeout_ms": 10000}' \
     --stim "$3" || die "config $1"
 }
 config periodic 800 "{\"policy\": \"periodic\", \"period_ms\": 150, $STIM}"

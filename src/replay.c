@@ -28,7 +28,12 @@
  *                 of replay, go silent without BYE and keep the sockets),
  *                 lie:MS (watermarks MS ms ahead of what was sent: a
  *                 source that breaks its promise; with late:, its held
- *                 events arrive after their window ran).
+ *                 events arrive after their window ran), reconnect (after
+ *                 a twin's BYE, the next twin to send a heartbeat gets a
+ *                 HELLO at once and every event sent so far again, with
+ *                 their times, in one batch: an acquisition that keeps its
+ *                 clock and flushes its buffer to a reconnecting client,
+ *                 e.g. a twin restored from a checkpoint).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -59,7 +64,7 @@ typedef struct {
 
 typedef struct {
   double late_ms, vanish_s, lie_ms;
-  bool backwards, unknown, malformed, version, oversized;
+  bool backwards, unknown, malformed, version, oversized, reconnect;
 } faults;
 
 static int parse_faults(faults *f) {
@@ -78,6 +83,7 @@ static int parse_faults(faults *f) {
     else if (strcmp(t, "malformed") == 0) f->malformed = true;
     else if (strcmp(t, "version") == 0) f->version = true;
     else if (strcmp(t, "oversized") == 0) f->oversized = true;
+    else if (strcmp(t, "reconnect") == 0) f->reconnect = true;
     else return NTW_ERR(NTW_ERR_ARG, "NTW_FAULT_BIO: unknown fault '%s'", t);
   }
   return 0;
@@ -213,6 +219,7 @@ static int replay(const replay_args *a) {
   const uint64_t to_us = a->to_s > 0 ? (uint64_t)llround(a->to_s * 1e6) : rec->duration_us;
   size_t next = 0;
   while (next < rec->n_events && rec->t_us[next] < from_us) next++;
+  const size_t first_ev = next;
   if (!a->quiet)
     fprintf(stderr, "ntwin replay: %s (%s, %zu channels), %.1f s from %.1f s at %gx on %s\n",
             a->file, ntw_rec_format_name(rec->format), rec->n_channels,
@@ -248,6 +255,8 @@ static int replay(const replay_args *a) {
   double next_late = 1e6, next_back = 1e6, next_bad = 1e6;
   size_t held_from = SIZE_MAX;
   bool oversized_done = false, silent = false;
+  int peer = 1; /* reconnect: 1 a twin is there, 0 it said BYE, 2 a new one */
+  uint64_t resent = 0, last_complete = 0;
   /* Events go out with their file time - from: the replay clock at speed 1
    * (--speed rescales the wall clock, not the times; the twin's own file
    * source is the better choice away from speed 1). */
@@ -257,6 +266,31 @@ static int replay(const replay_args *a) {
     const double rt_us = (double)(now - base) * a->speed; /* replay time */
     const uint64_t upto = from_us + (uint64_t)rt_us;
     if (f.vanish_s >= 0 && rt_us >= f.vanish_s * 1e6) silent = true;
+    if (peer == 2) { /* reconnect: HELLO, a heartbeat, then everything again */
+      for (int tries = 0; tries < 500 && !stop_sig; tries++) {
+        int r = ntw_biolink_send_hello(link, 10000.0, NTW_BIO_UNIT_MV, ch, (uint32_t)rec->n_channels);
+        NTW_GOTO(err, r < 0 ? NTW_ERR_IO : 0, out);
+        if (r == 0) break;
+        nap_us(10000);
+      }
+      ntw_biolink_send_heartbeat(link);
+      last_hb = now;
+      size_t m = 0;
+      for (size_t i = first_ev; i < next; i++) m += i < held_from;
+      ntw_bio_event *all = malloc((m + 1) * sizeof *all);
+      NTW_GOTO(err, all ? 0 : NTW_ERR(NTW_ERR_NOMEM, "out of memory"), out);
+      m = 0;
+      for (size_t i = first_ev; i < next && i < held_from; i++)
+        all[m++] = (ntw_bio_event){(uint16_t)rec->channel[i], t0 + rec->t_us[i] - from_us};
+      int r = ntw_biolink_send_spikes(link, all, (uint32_t)m, last_complete);
+      free(all);
+      NTW_GOTO(err, r < 0 ? r : 0, out);
+      if (r == 0) resent += m;
+      if (!a->quiet)
+        fprintf(stderr, "ntwin replay: a twin connected again: HELLO and %zu events sent "
+                "again (fault reconnect)\n", m);
+      peer = 1;
+    }
     if (!silent && now - last_hb >= 100000u) {
       ntw_biolink_send_heartbeat(link);
       last_hb = now;
@@ -300,6 +334,7 @@ static int replay(const replay_args *a) {
       int r = ntw_biolink_send_spikes(link, ev, (uint32_t)n, complete);
       NTW_GOTO(err, r < 0 ? r : 0, out);
       if (r == 0) sent += n;
+      last_complete = complete;
     }
     if (!holding) held_from = SIZE_MAX; /* released (even if nothing came) */
     if (!silent && (f.malformed || f.version) && rt_us >= next_bad) {
@@ -318,8 +353,11 @@ static int replay(const replay_args *a) {
       oversized_done = true;
     }
     int r;
-    while ((r = ntw_biolink_poll(link, 0, &msg)) == 1)
+    while ((r = ntw_biolink_poll(link, 0, &msg)) == 1) {
       if (msg.type == NTW_BIO_STIM) stims += msg.stim.n;
+      if (f.reconnect && msg.type == NTW_BIO_BYE) peer = 0;
+      if (f.reconnect && msg.type == NTW_BIO_HEARTBEAT && peer == 0) peer = 2;
+    }
     NTW_GOTO(err, r < 0 ? r : 0, out);
     if ((next >= rec->n_events || upto >= to_us) && held_from == SIZE_MAX) break;
     nap_us(a->batch_ms * 1e3 / a->speed - (double)(ntw_biolink_now(link) - now));
@@ -335,6 +373,9 @@ static int replay(const replay_args *a) {
             " dropped); %" PRIu64 " stimulation commands received (a recording "
             "cannot respond)\n",
             sent, st->msgs_tx, st->dropped, stims);
+    if (f.reconnect)
+      fprintf(stderr, "ntwin replay: %" PRIu64 " events sent again to reconnecting twins\n",
+              resent);
   }
 out:
   ntw_bio_msg_free(&msg);

@@ -155,6 +155,13 @@ struct ntw_twin {
   size_t out_bio0, out_pred0; /* bio, pred before these: carried over from
                                  the checkpoint (before resumed_step), not
                                  output again */
+  /* After a restore on the link: the biology's clock up to which the
+   * checkpoint's twin took every event (its B0 + the checkpoint's time;
+   * 0: none, or the source's clock is not the checkpoint's). An event
+   * stamped before it was sent before the checkpoint: already delivered
+   * (or from before that twin's start), never injected again. */
+  int64_t resume_us;
+  uint64_t dropped_resume; /* such events received by this run */
 };
 
 /* ---------------------------------------------------------------- clocks */
@@ -473,7 +480,9 @@ static int collect(ntw_twin *tw, int64_t lo, int64_t hi) {
     pend p = tw->pending.v[i];
     if ((int64_t)p.t_us < tw->start_us) { /* before time 0 or, after a restore on
                                              the link, while no twin ran */
-      tw->before_start++;
+      if ((int64_t)p.t_us < tw->resume_us) tw->dropped_resume++; /* or before
+                                             the checkpoint: delivered then */
+      else tw->before_start++;
       continue;
     }
     int64_t stamp = (int64_t)floor((double)((int64_t)p.t_us - tw->B0) / step_us) + 1;
@@ -584,6 +593,19 @@ static int before_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
           if (t >= 0) tw->pending.v[keep] = tw->pending.v[i], tw->pending.v[keep++].t_us = (uint64_t)t;
         }
         tw->pending.n = keep;
+        if (tw->resume_us > B0 + lo_us) {
+          /* The biology's clock now is before the checkpoint's: it is not
+           * the clock the checkpoint's B0 was read on (the source started
+           * again with a new clock, as `ntwin replay` does), so its events
+           * cannot be matched against the checkpoint. */
+          fprintf(stderr, "ntwin: twin: the biology's clock (%.3f s) is %.3f s behind the "
+                  "checkpoint's (%.3f s): the source restarted its clock since, so its "
+                  "events cannot be told apart from those delivered before the checkpoint and "
+                  "are injected from the resumed start on (start the source where the "
+                  "checkpoint stopped)\n", (double)(B0 + lo_us) * 1e-6,
+                  (double)(tw->resume_us - B0 - lo_us) * 1e-6, (double)tw->resume_us * 1e-6);
+          tw->resume_us = 0;
+        }
         tw->B0 = B0;
       } else {
         tw->local0_us = (int64_t)mono_us() - lo_us;
@@ -1281,6 +1303,8 @@ static int twin_restore(ntw_twin *tw, const char *path, int64_t step) {
     tw->fid_pred_from = (size_t)rel[2];
     tw->out_bio0 = tw->bio.n;
     tw->out_pred0 = tw->pred.n;
+    /* the link: every event before B0 + the checkpoint's time was taken */
+    if (tw->link && same_kind) tw->resume_us = tw->B0 + llround(step * tw->dt * 1e3);
     if (tw->xs_next > tw->bio.n || tw->fid_bio_from > tw->bio.n || tw->fid_pred_from > tw->pred.n)
       err = NTW_ERR(NTW_ERR_FORMAT, "%s: /twin: event indices out of range", path);
     if (!err && tw->rec) {
@@ -1725,6 +1749,12 @@ int ntw_twin_finish(ntw_twin *tw, json_t **report) {
                                                       : tc->late == NTW_LATE_SHIFT ? "shift" : "abort"));
     json_object_set_new(o, "late_shifted", json_integer((json_int_t)tw->shifted));
     json_object_set_new(o, "events_before_start", json_integer((json_int_t)tw->before_start));
+    json_object_set_new(o, "dropped_before_resume", json_integer((json_int_t)tw->dropped_resume));
+    if (tw->dropped_resume)
+      fprintf(stderr, "ntwin: twin: %" PRIu64 " events stamped before the checkpoint's time "
+              "(biology clock < %.6f s) were ignored: delivered before the checkpoint "
+              "(report.json twin.dropped_before_resume)\n", tw->dropped_resume,
+              (double)tw->resume_us * 1e-6);
     json_object_set_new(o, "events_injected", json_integer((json_int_t)tw->injected));
     json_object_set_new(o, "predicted_spikes", json_integer((json_int_t)tw->predicted));
     /* after a restore: from which step, whether the twin's state was in

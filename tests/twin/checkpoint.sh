@@ -21,7 +21,9 @@
 #  3. a /twin dataset whose checksum does not match: one error line naming
 #     the file and the dataset, non-zero exit on every rank, no hang, no
 #     output;
-#  4. on the live link (paced): a consistent restore (see below).
+#  4. on the live link (paced): a consistent restore (see below); a source
+#     that keeps its clock and sends again the events from before the
+#     checkpoint: none of them is injected twice.
 # usage: checkpoint.sh NTWIN MPIRUN SRCDIR WORKDIR
 set -u
 ntwin=$(readlink -f "$1") mpirun=$2 src=$(readlink -f "$3") work=$4
@@ -190,7 +192,10 @@ done
 # from 2 s: the hybrid time is re-anchored (no event late, the replay's
 # events from before the twin's first window counted as before the start),
 # the events pending at the checkpoint are injected, every event the second
-# replay sent is accounted for, the counters run on.
+# replay sent is accounted for, the counters run on. The second replay's
+# clock starts again (it is behind the checkpoint's): the twin says once
+# that it cannot tell its events from those delivered before the checkpoint
+# and ignores none as such.
 port=$((5830 + $$ % 150 * 2))
 "$py" "$here/twin_config.py" link.json --regime twin --link "tcp://127.0.0.1:$port" \
   "tcp://127.0.0.1:$((port + 1))" --timing '{"allowance_ms": 100, "peer_timeout_ms": 3000}' ||
@@ -229,6 +234,8 @@ conds = {
     "events: new injected + before start == sent + pending": new == sent + pend,
     "twin.h5: the resumed part": f.attrs["t_start_ms"] == 2000 and len(bio) > 20 and bio.min() > 2000,
     "counters run on": t["windows"] > ck["windows"][0] == 2000,
+    "none ignored as delivered before the checkpoint": t["dropped_before_resume"] == 0,
+    "one line: the source's clock restarted": open("last.err").read().count("restarted its clock") == 1,
 }
 bad = [k for k, v in conds.items() if not v]
 print("; ".join(bad) if bad else "sent %d, %d pending at the checkpoint injected, %d before the "
@@ -240,6 +247,60 @@ PY
     fail "link restore: $(cat link.chk)"
   fi
 fi
+
+# 4b. a source that keeps its clock across the twin's restore and sends
+# again every event from its start (NTW_FAULT_BIO=reconnect: one `ntwin
+# replay` for both twins; after the first twin's BYE, the next gets a HELLO
+# and all events sent so far, with their times): the restored twin injects
+# none stamped before the checkpoint's time (its B0 + 2 s on the same
+# clock): the events it injects and those the first twin injected are
+# disjoint (the same event has the same time), every event the first twin
+# injected is counted in report.json twin.dropped_before_resume, and one
+# line says how many were ignored.
+rport=$((port + 2))
+"$py" "$here/twin_config.py" resend.json --regime twin --link "tcp://127.0.0.1:$rport" \
+  "tcp://127.0.0.1:$((rport + 1))" --timing '{"allowance_ms": 100, "peer_timeout_ms": 10000}' ||
+  die "resend config"
+NTW_FAULT_BIO=reconnect "$ntwin" replay wave.csv --to 15 --wait-peer 30 \
+  --events "tcp://127.0.0.1:$rport" --commands "tcp://127.0.0.1:$((rport + 1))" >resend.replay 2>&1 &
+rp=$!
+if ! run 2 run resend.json --out resend-a --t-stop 2000 --checkpoint-final --quiet; then
+  fail "resend: first run: $(tail -2 last.err)"
+elif ! run 1 run --restore resend-a/checkpoint-2000.h5 --out resend-b --t-stop 3500; then
+  fail "resend: restore: $(tail -2 last.err)"
+elif "$py" - >resend.chk 2>&1 <<'PY'; then
+import json, re, sys
+import h5py
+ck = h5py.File("resend-a/checkpoint-2000.h5", "r")["twin"]
+R = int(ck["B0"][0]) + 2000000  # the checkpoint's time on the biology's clock
+t = json.load(open("resend-b/report.json"))["twin"]
+a, b = h5py.File("resend-a/twin.h5", "r"), h5py.File("resend-b/twin.h5", "r")
+A = set(zip(a["bio/channel"][:].tolist(), a["bio/t_us"][:].tolist()))
+B = set(zip(b["bio/channel"][:].tolist(), b["bio/t_us"][:].tolist()))
+err = open("last.err").read()
+m = re.search(r"twin: (\d+) events stamped before the checkpoint's time", err)
+resent = re.search(r"HELLO and (\d+) events sent again", open("resend.replay").read())
+n = t["dropped_before_resume"]
+conds = {
+    "the replay sent the events again": resent is not None and int(resent.group(1)) >= len(A),
+    "every event injected before the checkpoint ignored": n >= ck["injected"][0] == len(A) > 20,
+    "none injected twice": not (A & B),
+    "none injected stamped before the checkpoint's time": len(B) > 10 and min(u for _, u in B) >= R,
+    "no late event": t["late_events"] == 0 and t["stop_reason"] == "t_stop",
+    "one line with the count": err.count("stamped before the checkpoint") == 1 and m
+                               and int(m.group(1)) == n,
+    "the clock is the checkpoint's": "restarted its clock" not in err,
+}
+bad = [k for k, v in conds.items() if not v]
+print("; ".join(bad) if bad else "%d events sent again and ignored (%d injected before the "
+      "checkpoint), %d injected after it, none twice" % (n, len(A), len(B)))
+sys.exit(1 if bad else 0)
+PY
+  echo "ok: link source resending from before the checkpoint: $(cat resend.chk)"
+else
+  fail "link resend: $(cat resend.chk)"
+fi
+kill $rp 2>/dev/null; wait $rp 2>/dev/null
 
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "twin checkpoints: all checks passed"

@@ -8,6 +8,12 @@ usage: twin_config.py OUT.json --regime R (--file CSV | --link EVENTS COMMANDS)
                       [--assimilate JSON]   (merged into twin.assimilate)
                       [--record-weights MS] (weights.h5: the assimilated
                                              projection every MS)
+                      [--loop RATE]  (closed-loop tests: stim_input S, 16
+                                      spike sources told of the twin's pulses,
+                                      S -> Q one_to_one, Q 16 LIF responders,
+                                      and a Poisson drive of RATE Hz on P, so
+                                      that P fires whatever the biology does;
+                                      spikes of P and S recorded)
 """
 import argparse
 import json
@@ -23,6 +29,7 @@ ap.add_argument("--timing")
 ap.add_argument("--stim")
 ap.add_argument("--assimilate")
 ap.add_argument("--record-weights", type=float)
+ap.add_argument("--loop", type=float)
 a = ap.parse_args()
 twin = {
     "regime": a.regime,
@@ -47,6 +54,15 @@ cfg = {
     "record": {"spikes": ["P"]},
     "twin": twin,
 }
+if a.loop is not None:
+    lif = cfg["populations"][1]["params"]
+    cfg["populations"] += [{"name": "S", "model": "spike_source", "size": 16},
+                           {"name": "Q", "model": "iaf_psc_delta", "size": 16, "params": dict(lif)}]
+    cfg["projections"].append({"source": "S", "target": "Q", "rule": "one_to_one",
+                               "weight": 20.0, "delay": 1.0})
+    cfg["stimuli"] = [{"type": "poisson", "target": "P", "rate": a.loop, "weight": 16.0}]
+    cfg["record"]["spikes"] = ["P", "S"]
+    twin["stim_input"] = "S"
 if a.record_weights:
     cfg["record"]["weights"] = [{"projection": 0, "interval": a.record_weights}]
 with open(a.out, "w") as f:

@@ -3,6 +3,7 @@
 #include "io/biolink.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -841,6 +842,11 @@ static int open_link(ntw_bio_side side, const ntw_bio_endpoints *ep,
     err = NTW_ERR(NTW_ERR_IO, "biolink: zmq_ctx_new: %s", zmq_strerror(errno));
     goto fail;
   }
+  if (l->opts.io_rt_priority > 0 &&
+      (zmq_ctx_set(l->ctx, ZMQ_THREAD_SCHED_POLICY, SCHED_FIFO) != 0 ||
+       zmq_ctx_set(l->ctx, ZMQ_THREAD_PRIORITY, l->opts.io_rt_priority) != 0))
+    logf_(l, "cannot ask for real-time priority %d for the link's I/O thread: %s",
+          l->opts.io_rt_priority, zmq_strerror(errno));
   l->tx = zmq_socket(l->ctx, ZMQ_PUSH);
   l->rx = zmq_socket(l->ctx, ZMQ_PULL);
   if (!l->tx || !l->rx) {

@@ -174,6 +174,11 @@ typedef struct {
    * stderr as "ntwin: biolink: <line>". */
   void (*log)(void *ctx, const char *line);
   void *log_ctx;
+  /* > 0: the link's I/O thread runs SCHED_FIFO at this priority. A paced
+   * process gives it one above its own (README "Real-time priority"): a
+   * message must get through even while the process's real-time compute
+   * threads hold every core. 0 = as the creating thread. */
+  int io_rt_priority;
 } ntw_bio_opts;
 
 void ntw_bio_opts_default(ntw_bio_opts *opts);

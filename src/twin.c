@@ -293,6 +293,7 @@ static int link_setup(ntw_twin *tw) {
   ntw_bio_opts o;
   ntw_bio_opts_default(&o);
   o.max_msg_bytes = tc->max_msg_bytes;
+  if (tw->rt.fifo) o.io_rt_priority = tw->rt.priority + 1; /* above the compute */
   NTW_TRY(ntw_biolink_open_twin(&ep, &o, &tw->link));
   /* Say hello with heartbeats until the biology's HELLO and a heartbeat of
    * its own are in (a culture started with --wait-peer starts its clock at

@@ -1464,6 +1464,8 @@ int ntw_twin_create(ntw_engine *e, const char *outdir, int quiet, const char *re
         MPI_Barrier(MPI_COMM_WORLD);
       }
     free(one), free(got);
+    volatile uint64_t sink = ntw_engine_prefetch(e);
+    (void)sink;
   }
   NTW_TRY(ntw_engine_add_hook(e, NTW_HOOK_BEFORE_WINDOW, before_hook, tw));
   NTW_TRY(ntw_engine_add_hook(e, NTW_HOOK_AFTER_WINDOW, after_hook, tw));

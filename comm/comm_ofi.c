@@ -684,7 +684,7 @@ static int ofi_wait(ntw_comm *c, const uint64_t **recv, size_t *nrecv) {
     }
     ofi_slot *sl = &s->slot[set][r];
     size_t n = s->n[r], inl = n < sl->words - 1 ? n : sl->words - 1;
-    memcpy(s->out + o, (const uint64_t *)sl->buf.p + 1, inl * 8);
+    if (inl) memcpy(s->out + o, (const uint64_t *)sl->buf.p + 1, inl * 8);
     if (n > inl) memcpy(s->out + o + inl, s->obuf[r].p, (n - inl) * 8);
     o += n;
   }

@@ -816,7 +816,7 @@ static int observe_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
    * neurons or noise in the same instant are one detection), and none
    * within dead_time_ms after its last detection (counted as dead). */
   ntw_bio_event *ev = c->win.p;
-  qsort(ev, c->win.n, sizeof *ev, cmp_event);
+  if (c->win.n > 1) qsort(ev, c->win.n, sizeof *ev, cmp_event);
   const uint64_t dead_us = (uint64_t)llround(cc->dead_time_ms * 1000.0);
   size_t m = 0;
   for (size_t k = 0; k < c->win.n; k++) {

@@ -556,7 +556,7 @@ static int build_stimuli(ntw_engine *e) {
         e->dc[e->ndc++] = (dc_event){stop, b->lo, b->n, -s->amplitude};
     }
   }
-  qsort(e->forced, e->nforced, sizeof *e->forced, cmp_forced);
+  if (e->nforced > 1) qsort(e->forced, e->nforced, sizeof *e->forced, cmp_forced);
   /* Apply in step order; equal steps keep config order (stable). */
   for (size_t i = 1; i < e->ndc; i++)
     for (size_t j = i; j > 0 && e->dc[j - 1].step > e->dc[j].step; j--) {
@@ -869,8 +869,10 @@ static int deliver(ntw_engine *e, const uint64_t *recv, size_t nrecv,
    * sums its inputs in the same order on any number of ranks. Epochs are
    * delivered in step order, so under overlap every ring slot still sees
    * its inputs in global (step, gid) order. */
-  memcpy(e->recv_sorted, recv, nrecv * sizeof *recv);
-  qsort(e->recv_sorted, nrecv, sizeof *recv, cmp_u64);
+  if (nrecv) { /* recv and recv_sorted may be NULL when nothing came */
+    memcpy(e->recv_sorted, recv, nrecv * sizeof *recv);
+    qsort(e->recv_sorted, nrecv, sizeof *recv, cmp_u64);
+  }
 
   /* Store 0 (static) inline: it is the hot loop of most networks. */
   const syn_store *st0 = &e->stores[0];

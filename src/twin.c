@@ -938,7 +938,8 @@ static int after_hook(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
   tw->injected += tw->win_bio.n;
   for (size_t i = 0; i < total / 2; i++) VPUSH(tw->pred, ((tev){(uint32_t)all[2 * i], all[2 * i + 1]}));
   tw->predicted += total / 2;
-  qsort(tw->pred.v + pred0, tw->pred.n - pred0, sizeof *tw->pred.v, cmp_tev);
+  if (tw->pred.n > pred0)
+    qsort(tw->pred.v + pred0, tw->pred.n - pred0, sizeof *tw->pred.v, cmp_tev);
   const ntw_twin_cfg *tc = tw->tc;
   const double t_ms = hi * tw->dt;
   if (tc->assim_proj >= 0 && tc->eta > 0 && (tc->until_s <= 0 || t_ms < tc->until_s * 1e3)) {

@@ -14,7 +14,13 @@
 #     2 usage); usage errors also print "(see 'ntwin help')";
 #   - exactly one stderr line starting with "ntwin: error:", containing the
 #     expected file name and field text;
-#   - no spikes.h5, weights.h5 (or their .tmp) or report.json in the --out directory.
+#   - no spikes.h5, weights.h5 (or their .tmp) or report.json in the --out directory;
+#   - no crash report in stderr: Open MPI's signal handler ("Process received
+#     signal"), AddressSanitizer or UBSan. ASan exits with status 1, the very
+#     status a bad-input case expects, so in a sanitizer build
+#     (-Db_sanitize=address,undefined) only its report tells a memory error
+#     from a clean stop. A rank killed by a signal is named with the signal,
+#     and its core file (where the system writes one) is kept in rc_NAME/.
 # Then a good run's output must survive later failing runs into the same dir.
 set -u
 ntwin=$1 mpirun=$2 work=$3
@@ -140,9 +146,13 @@ ntw() {
   timeout -k 10 "$TIMEOUT" "$mpirun" -n "$NP" --oversubscribe --bind-to none \
     --mca orte_abort_on_non_zero_status 0 \
     sh -c 'd=$1 r=${OMPI_COMM_WORLD_RANK:-x}; shift; echo $$ >"$d/pid.$r"
+           ulimit -c unlimited 2>/dev/null
            "$0" "$@"; s=$?; echo $s >"$d/$r"; exit $s' \
     "$ntwin" "$work/rc_$name" "$@" >"$name.stdout" 2>"$name.stderr" </dev/null
   rc=$?
+  for f in core core.*; do
+    [ -f "$f" ] && mv "$f" "rc_$name/"
+  done
   if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
     # mpirun, killed by timeout, may leave hung ranks behind. mpirun starts
     # each wrapper as a process-group leader: kill exactly those groups.
@@ -181,11 +191,21 @@ expect() {
   rank $r left no exit status (killed, crashed or hung)"
     else
       got=$(cat "rc_$name/$r")
-      [ "$got" = "$want" ] || why="$why
+      if [ "$got" -gt 128 ] 2>/dev/null; then
+        why="$why
+  rank $r was killed by signal $((got - 128)) (status $got, expected $want)"
+        ls "rc_$name"/core* >/dev/null 2>&1 && why="$why; core file in $work/rc_$name/"
+      elif [ "$got" != "$want" ]; then
+        why="$why
   rank $r exited with status $got, expected $want"
+      fi
     fi
     r=$((r + 1))
   done
+  crash=$(grep -m1 -e 'Process received signal' -e 'ERROR: AddressSanitizer' \
+    -e ': runtime error: ' "$name.stderr")
+  [ -n "$crash" ] && why="$why
+  crash report in stderr: $crash"
   nerr=$(grep -c '^ntwin: error:' "$name.stderr")
   line=$(grep '^ntwin: error:' "$name.stderr" | head -1)
   if [ "$nerr" -ne 1 ]; then

@@ -61,6 +61,11 @@ case_() {
     [ "$got" = "$want" ] || why="$why; rank $r exit status $got, expected $want"
     r=$((r + 1))
   done
+  # A crash report fails the case even with the expected status: ASan exits
+  # with status 1 (see cli_errors.sh).
+  crash=$(grep -m1 -e 'Process received signal' -e 'ERROR: AddressSanitizer' \
+    -e ': runtime error: ' "$name.stderr")
+  [ -n "$crash" ] && why="$why; crash report in stderr: $crash"
   n=$(grep -c '^ntwin: error:' "$name.stderr")
   [ "$n" -eq 1 ] || why="$why; $n 'ntwin: error:' lines, expected 1"
   line=$(grep '^ntwin: error:' "$name.stderr" | head -1)

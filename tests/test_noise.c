@@ -197,6 +197,7 @@ static int collect(ntw_engine *e, int64_t lo, int64_t hi, void *ctx) {
     assert_non_null(s->gid);
     assert_non_null(s->step);
   }
+  if (n == 0) return 0; /* g, st and s->gid may all be NULL */
   memcpy(s->gid + s->n, g, n * sizeof *g);
   memcpy(s->step + s->n, st, n * sizeof *st);
   s->n += n;

@@ -5,7 +5,9 @@
 # (../shared/data, 59 electrodes) in real time with `ntwin replay`, runs the
 # twin CONFIG on NP ranks against it on the bio link, and prints the
 # figures from its report.json: deadline misses, lag and loop latency
-# (p50/p99/max), late events, Gamma, and the load average before and after.
+# (p50/p99/max), late events, Gamma, the load average before and after, and
+# the misses as episodes: how many, how long, and whether the data came late
+# or the twin's own window took long (twin.h5 /timing).
 #
 # Usage: bench/twin.sh [--seconds 60] [--np 2] [--config configs/twin-10k.json]
 #                      [--out bench/out/twin] [--recording FILE]
@@ -74,4 +76,31 @@ print("  real-time: SCHED_FIFO %s (priority %d), memory locked %s; spike report 
     "yes" if rt.get("locked") else "no", "spooled" if r.get("spike_spool") else "direct"))
 print("  Gamma %.3f, rate corr %.3f; load average before %s, after %s" % (
     t["gamma_steady"] or 0, t["rate_corr_steady"] or 0, sys.argv[2], sys.argv[3]))
+# The misses as episodes (runs of consecutive missed windows) and, for the
+# window that starts each, whether the biology's data came late (ready) or
+# the twin's own window took long (run): twin.h5 /timing, lag = ready + run.
+import os
+import h5py
+import numpy as np
+h = os.path.join(os.path.dirname(sys.argv[1]), "twin.h5")
+tm = h5py.File(h, "r")["timing"]
+lag = tm["lag_ms"][:]
+dl = t["allowance_ms"] + w + t.get("slack_ms", 0)
+miss = np.flatnonzero(lag > dl)
+if len(miss) and "ready_ms" in tm:
+    ready, run = tm["ready_ms"][:], tm["run_ms"][:]
+    starts = miss[np.r_[True, np.diff(miss) > 1]]
+    ends = miss[np.r_[np.diff(miss) > 1, True]]
+    lens = ends - starts + 1
+    # the jump that opened each episode: in the data's arrival or in the run
+    jr = [ready[s] - (ready[s - 1] if s else 0) for s in starts]
+    jn = [run[s] for s in starts]
+    by_data = sum(1 for a, b in zip(jr, jn) if a >= b)
+    print("  misses   %d episodes (%d in the first 100 windows, %d in the last 100), "
+          "longest %d windows, median %d; opened by late data %d, by the twin's own "
+          "window %d" % (len(starts), int(np.sum(starts < 100)),
+                         int(np.sum(starts >= len(lag) - 100)), lens.max(),
+                         int(np.median(lens)), by_data, len(starts) - by_data))
+elif not len(miss):
+    print("  misses   none")
 PY

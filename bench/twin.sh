@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
     --config) CONFIG=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --recording) REC=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/twin.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done

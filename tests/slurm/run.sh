@@ -124,7 +124,11 @@ grep_log "ntwin: error: tests/slurm/bad-config.json: populations\[0\].size" "bad
 # Slurm sends it for `#SBATCH --signal=B:USR1@...` (to the batch shell): `scancel --batch
 # --signal=USR1`, as soon as the part's ranks have installed their handler (a real warning needs
 # a time limit of >= 1 min and arrives within ~30 s of its due time: too slow and too random here).
-T_CHAIN=5000
+# 15 s of model time: brunel-small runs at RTF ~0.25 on 2 ranks since the
+# block Poisson generator, so with 5 s part 1 sometimes reached 4.5 s before
+# the warning (squeue + scancel take ~1 s) and part 2 ended before it could
+# be warned (CI flake, 2026-11-23).
+T_CHAIN=15000
 C=$W/chain
 t_chain=$(date +%s)
 # wait_ready DIR: all $N ranks of the ntwin run writing DIR catch SIGUSR1 (SigCgt bit 10 in /proc):

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 void ntw_realtime_enter(ntw_realtime *rt) {
   rt->fifo = rt->locked = false;
@@ -19,7 +21,13 @@ void ntw_realtime_enter(ntw_realtime *rt) {
                               "SCHED_FIFO %d refused (%s)", rt->priority, strerror(errno));
   }
   if (rt->lock_memory) {
-    if (mlockall(MCL_CURRENT | MCL_FUTURE) == 0)
+    /* MCL_FUTURE under a finite RLIMIT_MEMLOCK (no privilege) would make a
+     * later allocation past the limit fail mid-run: then lock what is
+     * there now (the network is built) and leave later pages alone. */
+    struct rlimit rl;
+    const bool bounded = geteuid() != 0 && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+                         rl.rlim_cur != RLIM_INFINITY;
+    if (mlockall(bounded ? MCL_CURRENT : MCL_CURRENT | MCL_FUTURE) == 0)
       rt->locked = true;
     else if (off < sizeof rt->why)
       snprintf(rt->why + off, sizeof rt->why - off, "%smlockall refused (%s)",

@@ -8,7 +8,10 @@
  * loop electrophysiology systems do, a paced process may ask for:
  *  - SCHED_FIFO at `priority` (1..98) for the calling thread and every
  *    thread it starts afterwards (call it before creating ZeroMQ contexts);
- *  - its memory locked (mlockall: current and future pages resident).
+ *  - its memory locked (mlockall: current and future pages resident; only
+ *    the current ones for an unprivileged user under a finite
+ *    RLIMIT_MEMLOCK, where locking future pages would make a later
+ *    allocation past the limit fail mid-run).
  * Both need privileges (root, CAP_SYS_NICE / CAP_IPC_LOCK, or `ulimit -r` /
  * `ulimit -l` limits); without them the run goes on as before and the
  * result says what was refused. The kernel's real-time throttling (by

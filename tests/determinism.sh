@@ -20,7 +20,6 @@ rm -rf "$work" && mkdir -p "$work" || die "cannot create work dir $work"
 cfg=$work/brunel-300ms.json
 brunel_small "$configs" "$cfg" 300
 
-
 # run NP PARTITION OUTDIR [extra args]
 run() {
   np=$1 part=$2 out=$3

@@ -3,8 +3,21 @@
 # off: configs/brunel.json (1 s) on 2 ranks, REPS runs of each, alternating
 # on/off so background load drifts over both alike. One CSV row per run:
 # wall_sim_s, comm_s (slowest rank), comm_share, comm_wait_s, comm_post_s,
-# spikes, the 1-minute load average before the run. Then medians per mode.
-# The issue's target: comm share halved on 2 ranks for brunel.json.
+# spikes, the 1-minute load average before the run, and from report.json's
+# comm_wait_hist (blocked calls by duration, summed over ranks):
+#   stall_share  share of the wait spent in calls of 1 ms or more (a rank
+#                held up for longer than an epoch: descheduled, interrupted);
+#   hide_bound   (overlap-off runs) the wait an ideal overlap could leave of
+#                that run's waits, as a fraction: each wait w shortened by
+#                the computation of one epoch (half a window), sum of
+#                max(0, w - half window) over the histogram (bin means).
+#                Above 0.5 the stalls alone keep the share from halving.
+#   crit_share   comm share of the rank with the most computation (the
+#                critical path): its time in the exchange is the exchange's
+#                own cost. The other ranks' extra wait is for that rank's
+#                computation - load imbalance, which no overlap can hide.
+# Then medians per mode. The issue's target: comm share halved on 2 ranks
+# for brunel.json.
 #
 # Usage: bench/overlap.sh [--reps 5] [--ranks 2] [--config configs/brunel.json]
 #                         [--t-stop 1000] [--comm mpi] [--max-load L] [--out DIR]
@@ -42,7 +55,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || COMMIT="$COMMIT-dirty"
-echo "overlap,rep,ranks,comm,load1_before,wall_sim_s,comm_s,comm_share,comm_wait_s,comm_post_s,epoch_steps,spikes,git_commit,date" >"$CSV"
+echo "overlap,rep,ranks,comm,load1_before,wall_sim_s,comm_s,comm_share,comm_wait_s,comm_post_s,epoch_steps,spikes,stall_share,hide_bound,crit_share,git_commit,date" >"$CSV"
 echo "== overlap on/off: $CONFIG, $T_STOP ms, $RANKS ranks, comm $COMM, $REPS reps -> $CSV"
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
@@ -72,11 +85,21 @@ for rep in $(seq 1 "$REPS"); do
 import json, sys, datetime
 r = json.load(open(sys.argv[1]))
 ov, rep, ranks, comm, load, commit = sys.argv[2:8]
+h = r["comm_wait_hist"]
+tot = sum(h["seconds"]) or float("nan")
+stall = sum(s for lo, s in zip(h["bin_lo_us"], h["seconds"]) if lo >= 1024) / tot
+windows = r["t_sim_ms"] / r["window_ms"]
+half = 0.5 * (r["wall_sim_s"] - r["comm_s"]) / windows  # one epoch's computation
+comp = r["compute_s_per_rank"]
+crit = r["comm_s_per_rank"][comp.index(max(comp))] / r["wall_sim_s"]
+left = sum(n * max(0.0, s / n - half) for n, s in zip(h["count"], h["seconds"]) if n)
 print(",".join(str(x) for x in [ov, rep, ranks, comm, load, r["wall_sim_s"], r["comm_s"],
       r["comm_share"], r["comm_wait_s"], r["comm_post_s"], r["epoch_steps"], r["spikes"],
+      f"{stall:.4f}", f"{left / tot:.4f}" if ov == "off" else "",
+      f"{crit:.5f}",
       commit, datetime.datetime.now().isoformat(timespec="seconds")]))
 PY
-    tail -1 "$CSV" | awk -F, '{printf "   rep %s overlap %-3s load %-5s wall_sim %.3f s  comm %.3f s (%.1f%%: wait %.3f, post %.3f)\n", $2, $1, $5, $6, $7, 100*$8, $9, $10}'
+    tail -1 "$CSV" | awk -F, '{printf "   rep %s overlap %-3s load %-5s wall_sim %.3f s  comm %.3f s (%.1f%%: wait %.3f, post %.3f; stalls %.0f%% of wait; critical path %.1f%%)\n", $2, $1, $5, $6, $7, 100*$8, $9, $10, 100*$13, 100*$15}'
   done
 done
 
@@ -86,20 +109,28 @@ rows = list(csv.DictReader(open(sys.argv[1])))
 spikes = {r["spikes"] for r in rows}
 print()
 print(f"{'overlap':8} {'runs':>4} {'load1':>6} {'wall_sim_s':>10} {'comm_s':>8} {'comm %':>7} "
-      f"{'wait_s':>7} {'post_s':>7}   (medians)")
+      f"{'wait_s':>7} {'post_s':>7} {'crit %':>7}   (medians)")
 med = {}
 for ov in ("off", "on"):
     v = [r for r in rows if r["overlap"] == ov]
     if not v:
         continue
     m = lambda k: st.median(float(r[k]) for r in v)
-    med[ov] = (m("wall_sim_s"), m("comm_share"))
+    med[ov] = (m("wall_sim_s"), m("comm_share"), m("crit_share"))
     print(f"{ov:8} {len(v):4d} {m('load1_before'):6.2f} {m('wall_sim_s'):10.3f} {m('comm_s'):8.3f} "
-          f"{100 * m('comm_share'):6.1f}% {m('comm_wait_s'):7.3f} {m('comm_post_s'):7.3f}")
+          f"{100 * m('comm_share'):6.1f}% {m('comm_wait_s'):7.3f} {m('comm_post_s'):7.3f} "
+          f"{100 * m('crit_share'):6.2f}%")
 if len(med) == 2:
-    (w0, c0), (w1, c1) = med["off"], med["on"]
+    (w0, c0, k0), (w1, c1, k1) = med["off"], med["on"]
     print(f"on/off: wall x{w1 / w0:.3f}, comm share x{c1 / c0:.3f} "
-          f"({'halved' if c1 <= c0 / 2 else 'not halved'}; target: halved)")
+          f"({'halved' if c1 <= c0 / 2 else 'not halved'}; target: halved); "
+          f"critical path's comm share x{k1 / k0:.3f}")
+    off = [r for r in rows if r["overlap"] == "off"]
+    hb = st.median(float(r["hide_bound"]) for r in off)
+    ss = st.median(float(r["stall_share"]) for r in off)
+    print(f"off runs: {100 * ss:.0f}% of the wait in stalls of 1 ms or more; an ideal "
+          f"overlap (half a window of computation behind every wait) would leave "
+          f"x{hb:.2f} of it (medians)")
 if len(spikes) > 1:
     print("FAIL: spike counts differ between runs:", sorted(spikes))
     sys.exit(1)

@@ -64,6 +64,21 @@ double ntw_comm_seconds(const ntw_comm *c) { return c->seconds; }
 double ntw_comm_wait_seconds(const ntw_comm *c) { return c->wait_seconds; }
 double ntw_comm_post_seconds(const ntw_comm *c) { return c->post_seconds; }
 int ntw_comm_pending(const ntw_comm *c) { return c->pending; }
+void ntw_comm_wait_hist(const ntw_comm *c, const uint64_t **counts,
+                        const double **seconds) {
+  *counts = c->wait_n;
+  *seconds = c->wait_s;
+}
+
+/* A blocked call of dt seconds: totals and its histogram bin. */
+static void count_wait(ntw_comm *c, double dt) {
+  c->seconds += dt;
+  c->wait_seconds += dt;
+  int k = 0;
+  for (double us = dt * 1e6; us >= 2.0 && k < NTW_COMM_WAIT_BINS - 1; us *= 0.5) k++;
+  c->wait_n[k]++;
+  c->wait_s[k] += dt;
+}
 uint64_t ntw_comm_exchanges(const ntw_comm *c) { return c->exchanges; }
 uint64_t ntw_comm_keys_sent(const ntw_comm *c) { return c->keys_sent; }
 #ifndef NTW_HAVE_OFI
@@ -78,9 +93,7 @@ int ntw_comm_exchange(ntw_comm *c, const uint64_t *send, const int *counts,
             "ntw_comm_exchange while a split exchange is in flight");
   double t0 = MPI_Wtime();
   int err = c->ops->exchange(c, send, counts, recv, nrecv);
-  double dt = MPI_Wtime() - t0;
-  c->seconds += dt;
-  c->wait_seconds += dt;
+  count_wait(c, MPI_Wtime() - t0);
   c->exchanges++;
   for (int r = 0; r < c->size; r++)
     if (r != c->rank) c->keys_sent += (uint64_t)counts[r];
@@ -117,9 +130,7 @@ int ntw_comm_wait(ntw_comm *c, const uint64_t **recv, size_t *nrecv) {
   NTW_CHECK(c->pending, NTW_ERR_INTERNAL, "ntw_comm_wait: no exchange in flight");
   double t0 = MPI_Wtime();
   int err = c->ops->wait(c, recv, nrecv);
-  double dt = MPI_Wtime() - t0;
-  c->seconds += dt;
-  c->wait_seconds += dt;
+  count_wait(c, MPI_Wtime() - t0);
   c->pending = 0;
   return err;
 }

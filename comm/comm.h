@@ -62,6 +62,15 @@ double ntw_comm_seconds(const ntw_comm *c);
  * seconds posting (ntw_comm_start and ntw_comm_progress). */
 double ntw_comm_wait_seconds(const ntw_comm *c);
 double ntw_comm_post_seconds(const ntw_comm *c);
+/* The blocked calls by duration: bin 0 counts those under 2 us, bin k
+ * (1 <= k < NTW_COMM_WAIT_BINS - 1) those in [2^k, 2^(k+1)) us, the last
+ * bin all longer ones; counts[k] calls, seconds[k] their summed time. How
+ * the wait splits into short waits (jitter that overlap can hide behind an
+ * epoch of computation) and long stalls (a rank held up for longer than an
+ * epoch, which no overlap inside a window can hide). Arrays owned by c. */
+#define NTW_COMM_WAIT_BINS 24
+void ntw_comm_wait_hist(const ntw_comm *c, const uint64_t **counts,
+                        const double **seconds);
 /* ofi only (NULL for other backends): the libfabric provider in use, e.g.
  * "tcp;ofi_rxm", and its data progress model, "manual" or "auto". */
 const char *ntw_comm_ofi_provider(const ntw_comm *c);

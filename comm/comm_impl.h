@@ -24,6 +24,8 @@ struct ntw_comm {
   MPI_Comm mpi; /* a duplicate of the world communicator: our own tag space */
   int rank, size;
   double seconds, wait_seconds, post_seconds;
+  uint64_t wait_n[NTW_COMM_WAIT_BINS]; /* see ntw_comm_wait_hist */
+  double wait_s[NTW_COMM_WAIT_BINS];
   uint64_t exchanges, keys_sent;
   int pending; /* a split exchange is in flight */
   /* ntw_comm_start_blocking: the result kept for wait */

@@ -536,6 +536,14 @@ static int report(const report_in *in) {
   double tm[5] = {st.comm_s, st.wall_sim_s, st.wall_build_s, st.comm_wait_s,
                   st.comm_post_s}, tmax[5];
   MPI_Reduce(tm, tmax, 5, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+  /* The blocked exchange calls by duration, summed over ranks. */
+  const uint64_t *wn;
+  const double *ws;
+  ntw_comm_wait_hist(ntw_engine_comm(in->eng), &wn, &ws);
+  uint64_t wn_sum[NTW_COMM_WAIT_BINS];
+  double ws_sum[NTW_COMM_WAIT_BINS];
+  MPI_Reduce(wn, wn_sum, NTW_COMM_WAIT_BINS, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+  MPI_Reduce(ws, ws_sum, NTW_COMM_WAIT_BINS, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
   double *comm_all = rank == 0 ? malloc((size_t)P * sizeof *comm_all) : NULL;
   uint64_t *peak_all = rank == 0 ? malloc((size_t)P * sizeof *peak_all) : NULL;
   char *bind_all = rank == 0 ? calloc((size_t)P, 128) : NULL;
@@ -600,6 +608,18 @@ static int report(const report_in *in) {
     json_object_set_new(j, "epoch_steps", json_integer(st.epoch_steps));
     json_object_set_new(j, "comm_wait_s", json_real(tmax[3]));
     json_object_set_new(j, "comm_post_s", json_real(tmax[4]));
+    {
+      json_t *h = json_object(), *lo = json_array(), *n = json_array(), *sec = json_array();
+      for (int k = 0; k < NTW_COMM_WAIT_BINS; k++) {
+        json_array_append_new(lo, json_integer(k ? (json_int_t)1 << k : 0));
+        json_array_append_new(n, json_integer((json_int_t)wn_sum[k]));
+        json_array_append_new(sec, json_real(ws_sum[k]));
+      }
+      json_object_set_new(h, "bin_lo_us", lo);
+      json_object_set_new(h, "count", n);
+      json_object_set_new(h, "seconds", sec);
+      json_object_set_new(j, "comm_wait_hist", h);
+    }
     json_t *ca = json_array(), *pa = json_array(), *ba = json_array();
     for (int r = 0; r < P; r++) {
       json_array_append_new(ca, json_real(comm_all[r]));

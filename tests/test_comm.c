@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,27 @@ static void contract(int split) {
     for (int r = 0; r < P; r++)
       if (r != me) sent += (uint64_t)count_of(me, r, w);
   assert_int_equal(ntw_comm_keys_sent(c), sent);
+  /* Every blocked call (one per window, blocking or split) is in the wait
+   * histogram once, in the bin of its duration, and the bins add up to the
+   * wait total. */
+  const uint64_t *hn;
+  const double *hs;
+  ntw_comm_wait_hist(c, &hn, &hs);
+  uint64_t ncalls = 0;
+  double secs = 0;
+  for (int k = 0; k < NTW_COMM_WAIT_BINS; k++) {
+    ncalls += hn[k];
+    secs += hs[k];
+    if (!hn[k]) {
+      assert_true(hs[k] == 0.0);
+      continue;
+    }
+    const double mean_us = hs[k] / (double)hn[k] * 1e6;
+    if (k > 0) assert_true(mean_us >= (double)(1u << k));
+    if (k < NTW_COMM_WAIT_BINS - 1) assert_true(mean_us < (double)(2u << k));
+  }
+  assert_int_equal(ncalls, WINDOWS);
+  assert_true(fabs(secs - ntw_comm_wait_seconds(c)) <= 1e-9 * (1 + secs));
   ntw_comm_destroy(&c);
   assert_null(c);
   ntw_comm_destroy(&c); /* NULL-safe */

@@ -6,6 +6,9 @@ mirror -> predict projection assimilated.
 usage: twin_config.py OUT.json --regime R (--file CSV | --link EVENTS COMMANDS)
                       [--t-stop MS] [--seed N] [--timing JSON] [--stim JSON]
                       [--assimilate JSON]   (merged into twin.assimilate)
+                      [--rt-priority N]     (twin.timing.rt_priority: paced
+                                             tests that need the twin to keep
+                                             up with the wall clock)
                       [--record-weights MS] (weights.h5: the assimilated
                                              projection every MS)
                       [--loop RATE]  (closed-loop tests: stim_input S, 16
@@ -30,6 +33,7 @@ ap.add_argument("--stim")
 ap.add_argument("--assimilate")
 ap.add_argument("--record-weights", type=float)
 ap.add_argument("--loop", type=float)
+ap.add_argument("--rt-priority", type=int)
 a = ap.parse_args()
 twin = {
     "regime": a.regime,
@@ -41,6 +45,8 @@ twin = {
 twin["assimilate"].update(json.loads(a.assimilate or "{}"))
 if a.timing:
     twin["timing"] = json.loads(a.timing)
+if a.rt_priority:
+    twin.setdefault("timing", {})["rt_priority"] = a.rt_priority
 if a.stim:
     twin["stimulation"] = json.loads(a.stim)
 cfg = {

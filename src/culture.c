@@ -1501,14 +1501,8 @@ int ntw_cli_culture(int argc, char **argv) {
   }
   if ((err = build_geometry(&c))) goto done;
   if ((err = ntw_engine_add_hook(c.eng, NTW_HOOK_AFTER_WINDOW, observe_hook, &c))) goto done;
-  int io_prio = 0;
-  if (a.rt_priority > 0) { /* before the link's threads start */
-    ntw_realtime rt = {.priority = a.rt_priority, .lock_memory = true};
-    ntw_realtime_enter(&rt);
-    if (rt.why[0])
-      fprintf(stderr, "ntwin culture: --rt-priority: %s; running on without it\n", rt.why);
-    if (rt.fifo) io_prio = rt.priority + 1; /* its I/O above its loop */
-  }
+  /* before the link's threads start */
+  const int io_prio = ntw_realtime_enter_cli(a.rt_priority, "ntwin culture");
   if (a.link) {
     ntw_bio_endpoints ep = {a.events, a.commands};
     ntw_bio_opts o;

@@ -113,13 +113,13 @@ int ntw_engine_run(ntw_engine *e, int64_t until_step);
  * far. Cheap when nothing is in flight; ntw_engine_run returns drained. */
 int ntw_engine_drain(ntw_engine *e);
 
-/* Ask ntw_engine_run to return after the current window (from a hook; every
- * rank must ask in the same window). */
 /* Reads the engine's large arrays once (delay ring, synapses) to warm the
  * caches before a paced run's clock starts; changes nothing. Returns a
  * value that depends on the data (so the reads are not optimised away). */
 uint64_t ntw_engine_prefetch(const ntw_engine *e);
 
+/* Ask ntw_engine_run to return after the current window (from a hook; every
+ * rank must ask in the same window). */
 void ntw_engine_request_stop(ntw_engine *e);
 
 /* Steps for a time in ms (rounded to the grid). */

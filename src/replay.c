@@ -210,13 +210,8 @@ static int replay(const replay_args *a) {
   ntw_bio_endpoints ep = {a->events, a->commands};
   ntw_bio_opts bo;
   ntw_bio_opts_default(&bo);
-  if (a->rt_priority > 0) { /* before the link's threads start */
-    ntw_realtime rt = {.priority = (int)a->rt_priority, .lock_memory = true};
-    ntw_realtime_enter(&rt);
-    if (rt.why[0])
-      fprintf(stderr, "ntwin replay: --rt-priority: %s; running on without it\n", rt.why);
-    if (rt.fifo) bo.io_rt_priority = rt.priority + 1; /* its I/O above its loop */
-  }
+  /* before the link's threads start */
+  bo.io_rt_priority = ntw_realtime_enter_cli((int)a->rt_priority, "ntwin replay");
   NTW_GOTO(err, ntw_biolink_open_bio(&ep, &bo, &link), out);
   const uint64_t from_us = (uint64_t)llround(a->from_s * 1e6);
   const uint64_t to_us = a->to_s > 0 ? (uint64_t)llround(a->to_s * 1e6) : rec->duration_us;

@@ -12,12 +12,12 @@
  *    every message of more than one key must take the second-message path,
  *    and the number of overflows must be exactly the number predicted; with
  *    growth on, exactly the number predicted by the growth rule. */
+#include <math.h>
 #include <mpi.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

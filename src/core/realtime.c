@@ -34,3 +34,11 @@ void ntw_realtime_enter(ntw_realtime *rt) {
                off ? "; " : "", strerror(errno));
   }
 }
+
+int ntw_realtime_enter_cli(int priority, const char *who) {
+  if (priority <= 0) return 0;
+  ntw_realtime rt = {.priority = priority, .lock_memory = true};
+  ntw_realtime_enter(&rt);
+  if (rt.why[0]) fprintf(stderr, "%s: --rt-priority: %s; running on without it\n", who, rt.why);
+  return rt.fifo ? rt.priority + 1 : 0;
+}

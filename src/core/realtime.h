@@ -34,4 +34,13 @@ typedef struct {
  * Never fails: a refusal is recorded in rt->why. */
 void ntw_realtime_enter(ntw_realtime *rt);
 
+/* For a single-process command's --rt-priority (`ntwin replay`, `ntwin
+ * culture`): SCHED_FIFO at priority (> 0) with locked memory, before the
+ * bio link starts its threads; a refusal is one line on stderr, "WHO:
+ * --rt-priority: <why>; running on without it". Returns the priority for
+ * the link's I/O thread (ntw_bio_opts.io_rt_priority): one above the
+ * caller's when SCHED_FIFO was granted, so its messages get through while
+ * the loop holds the core; else 0. */
+int ntw_realtime_enter_cli(int priority, const char *who);
+
 #endif

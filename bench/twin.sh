@@ -41,9 +41,7 @@ c["simulation"]["t_stop"] = float(sys.argv[5]) * 1000 + 1000
 json.dump(c, open(sys.argv[2], "w"), indent=2)
 PY
 # the replay (the biology's side) at the twin's real-time priority, if any
-rt=$(/usr/bin/python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["twin"].get("timing", {}).get("rt_priority", 0)))' "$CONFIG")
-rtopt=""
-[ "$rt" -gt 0 ] && rtopt="--rt-priority $rt"
+rtopt=$(scripts/rt_option.sh "$CONFIG") || exit 1
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 # shellcheck disable=SC2086
 build/src/ntwin replay "$REC" --to "$SECONDS_" --events "$ev" --commands "$cm" \

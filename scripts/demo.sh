@@ -28,11 +28,11 @@ export OMPI_MCA_mpi_yield_when_idle=1
 
 pair() { # pair TWIN_CONFIG OUT: the culture and the twin, coupled; the
   # culture at the twin's real-time priority (README "Real-time priority")
-  local rt
-  rt=$(/usr/bin/python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["twin"].get("timing", {}).get("rt_priority", 0)))' "$1")
-  # shellcheck disable=SC2046
+  local rtopt
+  rtopt=$(scripts/rt_option.sh "$1") || exit 1
+  # shellcheck disable=SC2086
   build/src/ntwin culture "$culture" --out "$2/culture" --wait-peer 120 \
-    $([ "$rt" -gt 0 ] && echo --rt-priority "$rt") 2>"$2/culture.log" &
+    $rtopt 2>"$2/culture.log" &
   local cpid=$!
   if ! scripts/mpirun.sh 2 build/src/ntwin run "$1" --out "$2"; then
     kill "$cpid" 2>/dev/null || true

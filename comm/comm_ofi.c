@@ -624,8 +624,16 @@ static int ofi_start(ntw_comm *c, const uint64_t *send, const int *counts) {
   return 0;
 }
 
-/* Reads completions only; a posted window moves on while we compute. */
-static int ofi_progress_op(ntw_comm *c) { return ofi_progress(c->data); }
+/* Reads completions only; a posted window moves on while we compute. Once
+ * our sends and every peer's header of the window in flight are complete
+ * there is nothing left to move before the wait, so no CQ read: on tcp
+ * each read is a poll of the sockets, and the engine calls this every step
+ * (16 us a call, 14 % of a 2-rank brunel.json run when read every step). */
+static int ofi_progress_op(ntw_comm *c) {
+  ofi_state *s = c->data;
+  if (s->pending_sends == 0 && s->ndone[s->window & 1] == c->size - 1) return 0;
+  return ofi_progress(s);
+}
 
 /* End of window w: wait for every peer's header (and overflow part), for
  * our sends, gather in rank order and re-post this slot set for w + 2. */

@@ -628,7 +628,7 @@ static int ofi_start(ntw_comm *c, const uint64_t *send, const int *counts) {
  * our sends and every peer's header of the window in flight are complete
  * there is nothing left to move before the wait, so no CQ read: on tcp
  * each read is a poll of the sockets, and the engine calls this every step
- * (16 us a call, 14 % of a 2-rank brunel.json run when read every step). */
+ * (about 7 us a read, 0.07 s of a 1.2 s 2-rank brunel.json run). */
 static int ofi_progress_op(ntw_comm *c) {
   ofi_state *s = c->data;
   if (s->pending_sends == 0 && s->ndone[s->window & 1] == c->size - 1) return 0;

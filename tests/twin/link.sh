@@ -104,8 +104,14 @@ run_case lie "lie:20" 0 && check lie 't["late_events"] > 0' 'l["after_watermark"
   't["events_injected"] + t["late_events"] + t["events_before_start"] == sent' 't["stop_reason"] == "peer_bye"'
 
 # 3 ranks, coupling_rank left at auto: a link twin on >= 3 ranks reserves
-# rank 0, and every event still reaches the network on ranks 1-2.
-config clean3 twin "$TIMING"
+# rank 0, and every event still reaches the network on ranks 1-2. Three
+# ranks and the source, all at SCHED_FIFO, on a 2-core machine: the source
+# can be held back for 50-100 ms (likely the kernel's real-time throttling,
+# 95 % of each second; seen: lag max 100.6 ms, every window released by the
+# watermark; once in CI, a 50 ms allowance released 52 windows while the
+# source was held and 2 events came late). A 250 ms allowance keeps "no late
+# event from an honest source" testable here; late events still mean a bug.
+config clean3 twin '{"allowance_ms": 250, "peer_timeout_ms": 2000}'
 run_case clean3 "" 0 3 && check clean3 'r["coupling_rank"] is True' \
   'r["neurons_per_rank"][0] == 0 and sum(r["neurons_per_rank"]) == 32' \
   't["late_events"] == 0' 't["events_injected"] + t["events_before_start"] == sent > 100' \

@@ -129,6 +129,7 @@ typedef struct {
    * fails (0 = never); `stall_t0` is when the current stretch without
    * completions began (0 = not waiting), `ncomp` counts completions. */
   double limit, limit_set, stall_t0; /* limit_set: NTW_COMM_TIMEOUT */
+  double probe_t; /* when we last looked for a peer's give-up notice */
   uint64_t ncomp;
   long fault_rank, fault_exchange; /* NTW_FAULT_OFI_STALL, tests only */
 } ofi_state;
@@ -260,9 +261,52 @@ static int ofi_stalled(ntw_comm *c, ofi_state *s, double waited, const char *wha
                  n ? (n > 1 ? " for ranks " : " for rank ") : "", peers, s->limit_set);
 }
 
+/* The give-up notice. The rank whose watchdog fires first tells every
+ * other rank over MPI (a channel apart from the fabric) before it reports
+ * and aborts. A rank that finds the notice while it waits stops quietly
+ * (NTW_ERR_PEER_STOP: the run's one error line is the giver's), so one
+ * line says what happened even when the runtime is slow to deliver the
+ * abort; the later ranks' longer limits (OFI_TIMEOUT_STAGGER) are then
+ * only the fallback for a notice that cannot arrive. */
+#define OFI_TAG_GAVE_UP 0x4e54 /* on the comm's own duplicate of WORLD */
+#define OFI_NOTICE_AFTER 0.5   /* s of stall before we look for notices */
+#define OFI_NOTICE_EVERY 0.05  /* s between looks */
+
+static void ofi_send_gave_up(ntw_comm *c) {
+  static int me; /* the buffer outlives the sends we do not wait out */
+  MPI_Request *req = malloc((size_t)c->size * sizeof *req);
+  if (!req) return; /* the staggered limits still stop the others */
+  int n = 0, flag = 0;
+  me = c->rank;
+  for (int p = 0; p < c->size; p++)
+    if (p != me &&
+        MPI_Isend(&me, 1, MPI_INT, p, OFI_TAG_GAVE_UP, c->mpi, &req[n]) == MPI_SUCCESS)
+      n++;
+  /* Small and eager: done at once on shared memory; give a network a
+   * moment, then leave the rest to MPI (the abort follows). */
+  const double t0 = ofi_now();
+  while (!flag && ofi_now() - t0 < 0.2) MPI_Testall(n, req, &flag, MPI_STATUSES_IGNORE);
+  for (int i = 0; !flag && i < n; i++)
+    if (req[i] != MPI_REQUEST_NULL) MPI_Request_free(&req[i]);
+  free(req);
+}
+
+/* The rank that gave up, or -1. */
+static int ofi_peer_gave_up(ntw_comm *c) {
+  int flag = 0, who = -1;
+  MPI_Status st;
+  if (MPI_Iprobe(MPI_ANY_SOURCE, OFI_TAG_GAVE_UP, c->mpi, &flag, &st) != MPI_SUCCESS ||
+      !flag)
+    return -1;
+  MPI_Recv(&who, 1, MPI_INT, st.MPI_SOURCE, OFI_TAG_GAVE_UP, c->mpi, MPI_STATUS_IGNORE);
+  return who;
+}
+
 /* One step of a blocking wait: read the CQ; if nothing has completed for
- * longer than the limit, fail. The caller sets s->stall_t0 = 0 when it
- * starts waiting (time spent computing is no stall). */
+ * longer than the limit, tell the others (above) and fail. While stalled,
+ * look now and then for another rank's notice. The caller sets
+ * s->stall_t0 = 0 when it starts waiting (time spent computing is no
+ * stall). */
 static int ofi_block(ntw_comm *c, ofi_state *s, const char *what) {
   const uint64_t seen = s->ncomp;
   NTW_TRY(ofi_progress(s));
@@ -272,7 +316,18 @@ static int ofi_block(ntw_comm *c, ofi_state *s, const char *what) {
     s->stall_t0 = now;
     return 0;
   }
-  if (now - s->stall_t0 < s->limit) return 0;
+  const bool over = now - s->stall_t0 >= s->limit;
+  if (now - s->stall_t0 >= OFI_NOTICE_AFTER &&
+      (over || now - s->probe_t >= OFI_NOTICE_EVERY)) {
+    s->probe_t = now;
+    const int who = ofi_peer_gave_up(c);
+    if (who >= 0)
+      return NTW_ERR(NTW_ERR_PEER_STOP,
+                     "comm ofi: rank %d gave up waiting in exchange %llu and stops the run",
+                     who, (unsigned long long)s->window);
+  }
+  if (!over) return 0;
+  ofi_send_gave_up(c);
   return ofi_stalled(c, s, now - s->stall_t0, what);
 }
 

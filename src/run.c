@@ -62,9 +62,25 @@ static int agree(int err) {
 }
 
 /* A failure inside the window loop may leave other ranks inside a
- * collective; the only clean stop is to abort them all, once. */
+ * collective; the only clean stop is to abort them all, once. A rank told
+ * that another rank is stopping the run (NTW_ERR_PEER_STOP) leaves the
+ * line to that rank and waits for its abort, aborting itself only if that
+ * abort never comes. */
+#define DIE_PEER_GRACE 5 /* s */
 static void die(int err) {
-  fprintf(stderr, "ntwin: error: %s\n", ntw_error_msg());
+  if (err == NTW_ERR_PEER_STOP) {
+    if (getenv("NTW_DEBUG")) fprintf(stderr, "ntwin: note: %s\n", ntw_error_msg());
+    unsigned left = DIE_PEER_GRACE; /* SIGTERM (the abort's) cuts sleep short */
+    while ((left = sleep(left)) > 0) continue;
+  } else {
+    fprintf(stderr, "ntwin: error: %s\n", ntw_error_msg());
+    fflush(stderr);
+    /* Tests only: this rank's abort is lost (seen once in CI: Open MPI's
+     * runtime failed to unpack the aborting rank's message and the other
+     * ranks ran on for 6 s); the others must still stop, quietly. */
+    if (getenv("NTW_FAULT_ABORT_LOST"))
+      for (;;) pause();
+  }
   fflush(stderr);
   MPI_Abort(MPI_COMM_WORLD, err ? 1 : 0);
 }

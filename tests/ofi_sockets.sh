@@ -24,6 +24,8 @@
 #     before exchange 40 (NTW_FAULT_OFI_STALL=2:40): the run must end with
 #     a non-zero status within 60 s, with exactly one "ntwin: error:" line
 #     naming "no progress" and "waiting for rank 2", and no report.json.
+#  4. Watchdog with rank 0's abort lost (NTW_FAULT_ABORT_LOST): the others
+#     take its give-up notice and end the run quietly, still one line.
 # Exits 77 (skipped, with the reason) when the sockets provider does not
 # work here or ntwin was built without libfabric.
 set -u
@@ -148,8 +150,30 @@ else
 fi
 [ -e "$wd/report.json" ] && fail "watchdog: report.json written by a failed run"
 
+# 4. The same with rank 0's abort lost (NTW_FAULT_ABORT_LOST: it reports,
+# then waits forever). Ranks 1 and 3 must take rank 0's give-up notice,
+# stay quiet and end the run themselves; before the notice they printed
+# their own stall lines at 5 and 9 s and the run hung.
+wl=$work/watchdog_lost
+NTW_FAULT_ABORT_LOST=1 NTW_COMM_TIMEOUT=3 NTW_FAULT_OFI_STALL=2:40 run 60 4 "$wl" --comm ofi
+n=$(grep -c '^ntwin: error:' "$wl.log")
+line=$(grep '^ntwin: error:' "$wl.log" | head -1)
+if [ $rc -eq 124 ] || [ $rc -eq 137 ] || [ $rc -eq 0 ]; then
+  cat "$wl.log" >&2
+  fail "watchdog_lost: status $rc (hang or success) with rank 0's abort lost"
+elif [ "$n" -ne 1 ]; then
+  cat "$wl.log" >&2
+  fail "watchdog_lost: $n 'ntwin: error:' lines, expected 1 (rank 0's)"
+else
+  case $line in
+    *"no progress for"*"on rank 0,"*"waiting for rank 2:"*)
+      echo "watchdog_lost: status $rc after ${secs} s, the others stopped quietly: $line" ;;
+    *) fail "watchdog_lost: unexpected error line: $line" ;;
+  esac
+fi
+
 if [ $failures -ne 0 ]; then
   echo "ofi_sockets: $failures check(s) failed" >&2
   exit 1
 fi
-echo "ofi_sockets: 5 sockets runs byte-identical to mpi with manual progress, auto control, watchdog ok"
+echo "ofi_sockets: 5 sockets runs byte-identical to mpi with manual progress, auto control, watchdog and lost abort ok"

@@ -34,7 +34,8 @@
   X(NTW_ERR_NOTSUP, -8, "not supported")                     \
   X(NTW_ERR_FORMAT, -9, "malformed file")                    \
   X(NTW_ERR_INTERNAL, -10, "internal error")                 \
-  X(NTW_ERR_REMOTE, -11, "error on another rank")
+  X(NTW_ERR_REMOTE, -11, "error on another rank")            \
+  X(NTW_ERR_PEER_STOP, -12, "another rank is stopping the run")
 
 typedef enum {
 #define NTW_ERR_ENUM_(name, val, str) name = val,

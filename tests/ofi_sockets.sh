@@ -129,48 +129,40 @@ NTW_OFI_PROGRESS=auto run "$TIMEOUT" 2 "$work/np2_auto" --comm ofi
 check np2_auto auto "$work/mpi100"
 cfg=$cfg300
 
-# 3. Watchdog: a rank that stops for good.
-wd=$work/watchdog
-NTW_COMM_TIMEOUT=3 NTW_FAULT_OFI_STALL=2:40 run 60 4 "$wd" --comm ofi
-n=$(grep -c '^ntwin: error:' "$wd.log")
-line=$(grep '^ntwin: error:' "$wd.log" | head -1)
-if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-  fail "watchdog: a stuck rank still hangs the run (no exit within 60 s)"
-elif [ $rc -eq 0 ]; then
-  fail "watchdog: the run with a stuck rank succeeded"
-elif [ "$n" -ne 1 ]; then
-  cat "$wd.log" >&2
-  fail "watchdog: $n 'ntwin: error:' lines, expected 1"
-else
-  case $line in
-    *"no progress for"*"exchange 40"*"waiting for rank 2:"*"NTW_COMM_TIMEOUT=3 s"*)
-      echo "watchdog: status $rc after ${secs} s: $line" ;;
-    *) fail "watchdog: unexpected error line: $line" ;;
-  esac
-fi
-[ -e "$wd/report.json" ] && fail "watchdog: report.json written by a failed run"
-
+# 3 and 4. Watchdog: rank 2 of 4 stops for good before exchange 40, with
+# NTW_COMM_TIMEOUT=3. watchdog NAME WHAT: the run must end non-zero within
+# 60 s with exactly one "ntwin: error:" line, rank 0's, naming the stall
+# and rank 2, and leave no report.json.
+watchdog() {
+  name=$1 what=$2 out=$work/$1
+  NTW_COMM_TIMEOUT=3 NTW_FAULT_OFI_STALL=2:40 run 60 4 "$out" --comm ofi
+  n=$(grep -c '^ntwin: error:' "$out.log")
+  line=$(grep '^ntwin: error:' "$out.log" | head -1)
+  if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+    cat "$out.log" >&2
+    fail "$name: a stuck rank still hangs the run (no exit within 60 s)"
+  elif [ $rc -eq 0 ]; then
+    fail "$name: the run with a stuck rank succeeded"
+  elif [ "$n" -ne 1 ]; then
+    cat "$out.log" >&2
+    fail "$name: $n 'ntwin: error:' lines, expected 1 (rank 0's)"
+  else
+    case $line in
+      *"no progress for"*"exchange 40 on rank 0,"*"waiting for rank 2:"*"NTW_COMM_TIMEOUT=3 s"*)
+        echo "$name: status $rc after ${secs} s, $what: $line" ;;
+      *) fail "$name: unexpected error line: $line" ;;
+    esac
+  fi
+  [ -e "$out/report.json" ] && fail "$name: report.json written by a failed run"
+}
+watchdog watchdog "one line"
 # 4. The same with rank 0's abort lost (NTW_FAULT_ABORT_LOST: it reports,
 # then waits forever). Ranks 1 and 3 must take rank 0's give-up notice,
 # stay quiet and end the run themselves; before the notice they printed
 # their own stall lines at 5 and 9 s and the run hung.
-wl=$work/watchdog_lost
-NTW_FAULT_ABORT_LOST=1 NTW_COMM_TIMEOUT=3 NTW_FAULT_OFI_STALL=2:40 run 60 4 "$wl" --comm ofi
-n=$(grep -c '^ntwin: error:' "$wl.log")
-line=$(grep '^ntwin: error:' "$wl.log" | head -1)
-if [ $rc -eq 124 ] || [ $rc -eq 137 ] || [ $rc -eq 0 ]; then
-  cat "$wl.log" >&2
-  fail "watchdog_lost: status $rc (hang or success) with rank 0's abort lost"
-elif [ "$n" -ne 1 ]; then
-  cat "$wl.log" >&2
-  fail "watchdog_lost: $n 'ntwin: error:' lines, expected 1 (rank 0's)"
-else
-  case $line in
-    *"no progress for"*"on rank 0,"*"waiting for rank 2:"*)
-      echo "watchdog_lost: status $rc after ${secs} s, the others stopped quietly: $line" ;;
-    *) fail "watchdog_lost: unexpected error line: $line" ;;
-  esac
-fi
+export NTW_FAULT_ABORT_LOST=1
+watchdog watchdog_lost "rank 0's abort lost, the others stopped quietly"
+unset NTW_FAULT_ABORT_LOST
 
 if [ $failures -ne 0 ]; then
   echo "ofi_sockets: $failures check(s) failed" >&2

@@ -130,6 +130,7 @@ typedef struct {
    * completions began (0 = not waiting), `ncomp` counts completions. */
   double limit, limit_set, stall_t0; /* limit_set: NTW_COMM_TIMEOUT */
   double probe_t; /* when we last looked for a peer's give-up notice */
+  int notice;     /* our give-up notice (our rank): outlives its sends */
   uint64_t ncomp;
   long fault_rank, fault_exchange; /* NTW_FAULT_OFI_STALL, tests only */
 } ofi_state;
@@ -272,15 +273,14 @@ static int ofi_stalled(ntw_comm *c, ofi_state *s, double waited, const char *wha
 #define OFI_NOTICE_AFTER 0.5   /* s of stall before we look for notices */
 #define OFI_NOTICE_EVERY 0.05  /* s between looks */
 
-static void ofi_send_gave_up(ntw_comm *c) {
-  static int me; /* the buffer outlives the sends we do not wait out */
+static void ofi_send_gave_up(ntw_comm *c, ofi_state *s) {
   MPI_Request *req = malloc((size_t)c->size * sizeof *req);
   if (!req) return; /* the staggered limits still stop the others */
   int n = 0, flag = 0;
-  me = c->rank;
+  s->notice = c->rank;
   for (int p = 0; p < c->size; p++)
-    if (p != me &&
-        MPI_Isend(&me, 1, MPI_INT, p, OFI_TAG_GAVE_UP, c->mpi, &req[n]) == MPI_SUCCESS)
+    if (p != c->rank && MPI_Isend(&s->notice, 1, MPI_INT, p, OFI_TAG_GAVE_UP, c->mpi,
+                                  &req[n]) == MPI_SUCCESS)
       n++;
   /* Small and eager: done at once on shared memory; give a network a
    * moment, then leave the rest to MPI (the abort follows). */
@@ -327,7 +327,7 @@ static int ofi_block(ntw_comm *c, ofi_state *s, const char *what) {
                      who, (unsigned long long)s->window);
   }
   if (!over) return 0;
-  ofi_send_gave_up(c);
+  ofi_send_gave_up(c, s);
   return ofi_stalled(c, s, now - s->stall_t0, what);
 }
 
